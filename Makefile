@@ -1,0 +1,97 @@
+# IT help desk: `make run` starts everything (demo mode), `make test` runs every suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export HELPDESK_DATA_DIR ?= $(CURDIR)/var
+export RASA_PORT ?= 5005
+export ACTIONS_PORT ?= 5055
+export HELPDESK_PORT ?= 8000
+export RASA_URL ?= http://127.0.0.1:$(RASA_PORT)
+export HELPDESK_URL ?= http://127.0.0.1:$(HELPDESK_PORT)
+export ACTIONS_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
+export RASA_TRACKER_DB ?= $(HELPDESK_DATA_DIR)/rasa_tracker.db
+export RASA_EVENTS_DB ?= $(HELPDESK_DATA_DIR)/rasa_events.db
+export RASA_CACHE_DIRECTORY ?= $(HELPDESK_DATA_DIR)/rasa-cache
+export RASA_TELEMETRY_ENABLED := false
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+PY311 ?= $(shell command -v python3.11 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.11*/bin/python3.11 2>/dev/null | tail -n 1)
+PY310 ?= $(shell command -v python3.10 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null | tail -n 1)
+VENV := .venv
+VENV_BOT := .venv-bot
+RASA := $(CURDIR)/$(VENV_BOT)/bin/rasa
+MODELS := $(HELPDESK_DATA_DIR)/models
+DEMO_ENV := $(HELPDESK_DATA_DIR)/demo.env
+
+.PHONY: help install run train test test-service test-kb test-actions test-bot test-e2e lint bench lock clean
+
+help:
+	@echo "make run    install what is missing, train the bot if its data changed, start everything (demo mode)"
+	@echo "make test   install what is missing and run every test suite"
+	@echo "make bench  run the benchmarks and write bench/results/"
+
+$(VENV)/.installed: pyproject.toml requirements/service.txt
+	@test -n "$(PY311)" || { echo "Python 3.11 is needed for the service: install it (e.g. 'pyenv install 3.11') and retry"; exit 1; }
+	test -x $(VENV)/bin/python || $(PY311) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -c requirements/service.txt -e '.[test]'
+	touch $@
+
+$(VENV_BOT)/.installed: requirements/bot.txt
+	@test -n "$(PY310)" || { echo "Python 3.10 is needed for Rasa 3.6 (it does not install on 3.11): install it, e.g. 'pyenv install 3.10' or 'apt-get install python3.10', then retry"; exit 1; }
+	test -x $(VENV_BOT)/bin/python || $(PY310) -m venv $(VENV_BOT)
+	$(VENV_BOT)/bin/pip install -q --upgrade pip 'setuptools<70' wheel
+	$(VENV_BOT)/bin/pip install -q -r requirements/bot.txt
+	touch $@
+
+install: $(VENV)/.installed $(VENV_BOT)/.installed
+
+# Rasa's fingerprint decides: a dry run exits 0 when the latest model still matches bot/.
+train: $(VENV_BOT)/.installed
+	@mkdir -p $(MODELS)
+	cd bot && if ls $(MODELS)/*.tar.gz >/dev/null 2>&1 && $(RASA) train --dry-run --out $(MODELS) >/dev/null 2>&1; then \
+		echo "bot model is up to date"; \
+	else \
+		start=$$(date +%s); $(RASA) train --out $(MODELS) && echo "trained in $$(( $$(date +%s) - start )) s"; \
+	fi
+
+run: install train
+	@$(VENV)/bin/helpdesk demo seed --env-file $(DEMO_ENV)
+	@$(VENV)/bin/helpdesk demo info --env-file $(DEMO_ENV)
+	$(VENV)/bin/honcho -f Procfile -e $(DEMO_ENV) start
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check handoff_api knowledge_base tests bot/actions bench
+	$(VENV)/bin/mypy handoff_api
+
+test-service: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest tests/service
+
+test-kb: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest tests/knowledge_base
+
+test-actions: install
+	$(VENV_BOT)/bin/python -m pytest -c pytest-bot.ini tests/actions
+
+test-bot: train
+	cd bot && $(RASA) data validate --fail-on-warnings
+	cd bot && $(RASA) test core --model $(MODELS) --stories tests --fail-on-prediction-errors --out $(HELPDESK_DATA_DIR)/rasa-test-results
+
+test-e2e: install train
+	$(VENV)/bin/python -m pytest tests/e2e
+
+test: lint test-service test-kb test-actions test-bot test-e2e
+
+bench: install train
+	$(VENV)/bin/python bench/kb_search.py
+
+# Re-pin both environments from what is installed now.
+lock:
+	$(VENV)/bin/pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/' > requirements/service.txt
+	$(VENV_BOT)/bin/pip freeze > requirements/bot.txt
+
+clean:
+	rm -rf $(HELPDESK_DATA_DIR)

@@ -1,0 +1,188 @@
+"""Builds the `POST /api/v1/handoffs` body from a conversation (see docs/architecture.md).
+
+Everything customer-typed that goes into the body passes through `redaction.redact`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from rasa_sdk import Tracker
+
+from .redaction import redact, redact_value
+
+DEFAULT_REASON = "customer_request"
+DEFAULT_TIER = "l2"
+LOW_CONFIDENCE_REASON = "low_confidence"
+UNKNOWN_CHANNEL = "unknown"
+
+# Slots the bot uses to run the hand-over itself; they are sent in their own fields or not at all.
+INTERNAL_SLOTS = frozenset(
+    {
+        "handoff_reason",
+        "handoff_tier",
+        "handoff_ticket",
+        "kb_articles_tried",
+        "steps_tried",
+        "session_started_metadata",
+        "requested_slot",
+    }
+)
+
+# Answers to the bot's own questions say nothing about what the customer needs.
+_ANSWER_INTENTS = frozenset({"affirm", "deny"})
+
+# What the customer came for, in the queue's words.
+TOPIC_INTENTS: Dict[str, Tuple[str, str]] = {
+    "password_reset": ("accounts", "Password reset"),
+    "account_locked": ("accounts", "Locked account"),
+    "device_setup": ("devices", "Device setup"),
+    "report_issue": ("incidents", "Problem report"),
+    "ticket_status": ("tickets", "Ticket status question"),
+}
+
+REASON_PHRASES: Dict[str, str] = {
+    "customer_request": "the customer asked for an engineer",
+    "low_confidence": "the bot did not understand the customer",
+    "kb_no_answer": "the knowledge base had no answer",
+    "flow_failed": "the self-service flow failed",
+    "identity_verification_failed": "identity verification failed",
+}
+
+# Keeps the body well under any size limit of the service while covering a long chat.
+MAX_TRANSCRIPT_ENTRIES = 200
+MAX_TEXT_CHARS = 2000
+MAX_SUMMARY_QUOTE_CHARS = 200
+
+
+def build_handoff_payload(tracker: Tracker) -> Dict[str, Any]:
+    """The handoff request body for the conversation in `tracker`."""
+    events = tracker.events_after_latest_restart()
+    user_events = [event for event in events if event.get("event") == "user"]
+    intent, confidence = _understood_intent(user_events, tracker.latest_message)
+    reason = _slot_text(tracker, "handoff_reason") or _default_reason(tracker)
+    tier = _slot_text(tracker, "handoff_tier") or DEFAULT_TIER
+    topic_intent = _latest_topic_intent(user_events)
+
+    payload: Dict[str, Any] = {
+        "conversation_id": tracker.sender_id,
+        "channel": tracker.get_latest_input_channel() or UNKNOWN_CHANNEL,
+        "reason": reason,
+        "tier": tier,
+        "summary": _summary(topic_intent, reason, user_events),
+        "context": {
+            "intent": intent,
+            "confidence": confidence,
+            "slots": customer_slots(tracker),
+            "kb_articles_tried": _slot_list(tracker, "kb_articles_tried"),
+            "steps_tried": _slot_list(tracker, "steps_tried"),
+        },
+        "transcript": build_transcript(events),
+    }
+    if topic_intent is not None:
+        payload["category"] = TOPIC_INTENTS[topic_intent][0]
+    return payload
+
+
+def build_transcript(events: Iterable[Dict[str, Any]]) -> List[Dict[str, str]]:
+    """Customer, bot and engineer messages, oldest first, redacted."""
+    transcript: List[Dict[str, str]] = []
+    for event in events:
+        role = _transcript_role(event)
+        text = event.get("text")
+        if role is None or not isinstance(text, str) or not text.strip():
+            continue
+        transcript.append(
+            {"role": role, "text": redact(text)[:MAX_TEXT_CHARS], "at": iso_timestamp(event.get("timestamp"))}
+        )
+    return transcript[-MAX_TRANSCRIPT_ENTRIES:]
+
+
+def customer_slots(tracker: Tracker) -> Dict[str, Any]:
+    """What the customer told the bot (non-empty slots that are not bookkeeping), redacted."""
+    return {
+        name: redact_value(value)
+        for name, value in tracker.slots.items()
+        if value is not None and name not in INTERNAL_SLOTS
+    }
+
+
+def iso_timestamp(timestamp: Any) -> str:
+    """Rasa's float epoch seconds as an ISO 8601 UTC string ending in `Z`."""
+    moment = (
+        datetime.fromtimestamp(float(timestamp), tz=timezone.utc)
+        if isinstance(timestamp, (int, float))
+        else datetime.now(tz=timezone.utc)
+    )
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _transcript_role(event: Dict[str, Any]) -> Optional[str]:
+    if event.get("event") == "user":
+        return "customer"
+    if event.get("event") == "bot":
+        # The service posts engineers' replies as bot events tagged with its message id.
+        metadata = event.get("metadata") or {}
+        return "agent" if "helpdesk_message_id" in metadata else "bot"
+    return None
+
+
+def _understood_intent(
+    user_events: List[Dict[str, Any]], latest_message: Dict[str, Any]
+) -> Tuple[Optional[str], Optional[float]]:
+    """Intent and confidence of the latest message that says what the customer needs.
+
+    A "yes" to "shall I connect you?" is skipped so the engineer sees "password_reset", not "affirm".
+    """
+    parses = [event.get("parse_data") or {} for event in reversed(user_events)]
+    parses.append(latest_message or {})
+    candidates = [parse.get("intent") or {} for parse in parses]
+    chosen = next(
+        (intent for intent in candidates if intent.get("name") and intent["name"] not in _ANSWER_INTENTS),
+        next((intent for intent in candidates if intent.get("name")), {}),
+    )
+    confidence = chosen.get("confidence")
+    return chosen.get("name"), None if confidence is None else round(float(confidence), 4)
+
+
+def _latest_topic_intent(user_events: List[Dict[str, Any]]) -> Optional[str]:
+    for event in reversed(user_events):
+        name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if name in TOPIC_INTENTS:
+            return str(name)
+    return None
+
+
+def _default_reason(tracker: Tracker) -> str:
+    latest_intent = (tracker.latest_message.get("intent") or {}).get("name")
+    return LOW_CONFIDENCE_REASON if latest_intent == "nlu_fallback" else DEFAULT_REASON
+
+
+def _summary(topic_intent: Optional[str], reason: str, user_events: List[Dict[str, Any]]) -> str:
+    label = TOPIC_INTENTS[topic_intent][1] if topic_intent else "General help"
+    summary = f"{label}: {REASON_PHRASES.get(reason, reason.replace('_', ' '))}."
+    typed = [
+        event["text"]
+        for event in user_events
+        if isinstance(event.get("text"), str)
+        and event["text"].strip()
+        and not event["text"].startswith("/")
+        and ((event.get("parse_data") or {}).get("intent") or {}).get("name") not in _ANSWER_INTENTS
+    ]
+    if typed:
+        quote = redact(typed[-1])
+        if len(quote) > MAX_SUMMARY_QUOTE_CHARS:
+            quote = quote[: MAX_SUMMARY_QUOTE_CHARS - 1] + "…"
+        summary += f' Last message: "{quote}"'
+    return summary
+
+
+def _slot_text(tracker: Tracker, name: str) -> Optional[str]:
+    value = tracker.get_slot(name)
+    return value if isinstance(value, str) and value else None
+
+
+def _slot_list(tracker: Tracker, name: str) -> List[Any]:
+    value = tracker.get_slot(name)
+    return redact_value(list(value)) if isinstance(value, list) else []

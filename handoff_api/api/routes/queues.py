@@ -1,0 +1,19 @@
+"""The waiting handoffs of a tier, most urgent first."""
+
+from fastapi import APIRouter
+
+from handoff_api import schemas
+from handoff_api.api import serializers
+from handoff_api.api.deps import CurrentAgent, SessionDep, visible_tiers
+from handoff_api.errors import Forbidden
+from handoff_api.services import handoffs
+
+router = APIRouter(prefix="/api/v1/queues", tags=["queues"])
+
+
+@router.get("/{tier}", response_model=schemas.QueueOut)
+def read_queue(tier: schemas.Tier, session: SessionDep, agent: CurrentAgent) -> schemas.QueueOut:
+    if tier not in visible_tiers(agent):
+        raise Forbidden(f"role {agent.role} may not see the {tier} queue")
+    waiting = handoffs.queue(session, tier)
+    return schemas.QueueOut(tier=tier, count=len(waiting), handoffs=[serializers.summary(h) for h in waiting])

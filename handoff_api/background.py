@@ -1,0 +1,84 @@
+"""The service's background loops: the broker consumer and the outbox deliverer, one worker at a time."""
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Awaitable, Callable
+
+import structlog
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from handoff_api.core.config import Settings
+from handoff_api.core.db import make_engine
+from handoff_api.services import broker, lease, outbox
+from handoff_api.services.rasa_client import RasaClient
+
+log = structlog.get_logger(__name__)
+LEASE_SECONDS = 10.0
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def _leader_loop(
+    factory: sessionmaker[Session],
+    name: str,
+    interval: float,
+    step: Callable[[], Awaitable[int]],
+    wakeup: asyncio.Event | None = None,
+) -> None:
+    renewed_at = 0.0
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            if loop.time() - renewed_at > LEASE_SECONDS / 3:
+                leader = await run_in_threadpool(lease.acquire, factory, name, WORKER_ID, LEASE_SECONDS)
+                renewed_at = loop.time() if leader else 0.0
+            if renewed_at:
+                while await step():
+                    pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background.step_failed", loop=name)
+        if wakeup is None:
+            await asyncio.sleep(interval)
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wakeup.wait(), timeout=interval)
+        wakeup.clear()
+
+
+class BackgroundLoops:
+    def __init__(
+        self, settings: Settings, factory: sessionmaker[Session], outbox_wakeup: asyncio.Event
+    ) -> None:
+        self._settings = settings
+        self._factory = factory
+        self._wakeup = outbox_wakeup
+        self._events_engine = make_engine(settings.events_db_url)
+        self._source = broker.SqlBrokerSource(self._events_engine)
+        self._rasa = RasaClient(settings.rasa_url, settings.rasa_token)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def _consume(self) -> int:
+        return await run_in_threadpool(broker.consume_once, self._factory, self._source)
+
+    async def _deliver(self) -> int:
+        return await outbox.deliver_due(self._factory, self._rasa, self._settings.outbox_retry_max_seconds)
+
+    def start(self) -> None:
+        interval = self._settings.broker_poll_seconds
+        self._tasks = [
+            asyncio.create_task(_leader_loop(self._factory, "broker", interval, self._consume)),
+            asyncio.create_task(_leader_loop(self._factory, "outbox", 0.5, self._deliver, self._wakeup)),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for name in ("broker", "outbox"):
+            await run_in_threadpool(lease.release, self._factory, name, WORKER_ID)
+        await self._rasa.aclose()
+        self._events_engine.dispose()

@@ -1,0 +1,152 @@
+"""`helpdesk`: run the service, manage users and tokens, migrate, import and export articles."""
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, get_args
+
+import typer
+from rich.console import Console
+
+from handoff_api.core.config import get_settings
+from handoff_api.core.db import make_engine, make_session_factory, transaction
+from handoff_api.errors import HelpdeskError
+from handoff_api.schemas import Role
+
+app = typer.Typer(help="IT help desk service.", no_args_is_help=True)
+users_app = typer.Typer(help="Users and their API tokens.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo mode: demo agents and tokens for `make run`.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+err = Console(stderr=True)
+
+DEMO_USERS = [
+    ("bot", "bot"),
+    ("alice", "l2"),
+    ("bob", "l2"),
+    ("carol", "l3"),
+    ("victor", "l4"),
+    ("lena", "lead"),
+    ("erin", "editor"),
+]
+
+
+@app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="default HELPDESK_PORT or 8000")] = None,
+    host: Annotated[str | None, typer.Option(help="default HELPDESK_HOST or 127.0.0.1")] = None,
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+) -> None:
+    """Start the service (migrates the database first)."""
+    import uvicorn
+
+    from handoff_api.core.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.sqlalchemy_url)
+    uvicorn.run(
+        "handoff_api.asgi:app",
+        host=host or settings.helpdesk_host,
+        port=port or settings.helpdesk_port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=True,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations."""
+    from handoff_api.core.migrate import upgrade
+
+    upgrade(get_settings().sqlalchemy_url, revision)
+    err.print(f"database at revision {revision}")
+
+
+@users_app.command("create")
+def users_create(
+    name: Annotated[str, typer.Option(help="unique name shown to colleagues and in history")],
+    role: Annotated[str, typer.Option(help="bot | l2 | l3 | l4 | lead | editor")],
+    tier_skills: Annotated[
+        list[str] | None, typer.Option(help="skill groups (categories) this agent takes")
+    ] = None,
+) -> None:
+    """Create a user; prints the API token once on stdout."""
+    from handoff_api.core.migrate import upgrade
+    from handoff_api.services import users
+
+    if role not in get_args(Role):
+        err.print(f"[red]role must be one of {', '.join(get_args(Role))}, not {role}[/red]")
+        raise typer.Exit(2)
+    settings = get_settings()
+    upgrade(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            user, token = users.create(session, settings.secret_key(), name, role, tier_skills)
+    except HelpdeskError as exc:
+        err.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    err.print(f"created {user.role} user {user.name} (id {user.id}); the token is shown once:")
+    sys.stdout.write(token + "\n")
+
+
+@demo_app.command("seed")
+def demo_seed(env_file: Annotated[Path, typer.Option(help="where the demo tokens are written")]) -> None:
+    """Create the demo users once and write their tokens (and a Rasa token) to an env file."""
+    import secrets
+
+    from handoff_api.core.migrate import upgrade
+    from handoff_api.services import users
+
+    settings = get_settings()
+    upgrade(settings.sqlalchemy_url)
+    if env_file.exists():
+        err.print(f"demo users exist; tokens in {env_file}")
+        return
+    engine = make_engine(settings.sqlalchemy_url)
+    lines = [f"RASA_TOKEN={secrets.token_urlsafe(24)}"]
+    with transaction(make_session_factory(engine)) as session:
+        for name, role in DEMO_USERS:
+            _user, token = users.create(session, settings.secret_key(), name, role)
+            lines.append(f"HELPDESK_{'BOT' if role == 'bot' else name.upper()}_TOKEN={token}")
+    engine.dispose()
+    env_file.parent.mkdir(parents=True, exist_ok=True)
+    env_file.write_text("\n".join(lines) + "\n")
+    env_file.chmod(0o600)
+    err.print(f"demo users created; tokens in {env_file}")
+
+
+@demo_app.command("info")
+def demo_info(env_file: Annotated[Path, typer.Option(help="the file `demo seed` wrote")]) -> None:
+    """Print where everything runs and the demo logins."""
+    from rich.table import Table
+
+    settings = get_settings()
+    rasa_port = os.environ.get("RASA_PORT", "5005")
+    console = Console()
+    console.print("[bold]IT help desk (demo mode)[/bold]")
+    console.print(f"  helpdesk service  http://127.0.0.1:{settings.helpdesk_port}  (API docs: /docs)")
+    console.print(
+        f"  Rasa bot          http://127.0.0.1:{rasa_port}  (socket.io, REST: /webhooks/rest/webhook)"
+    )
+    table = Table("user", "role", "token")
+    roles = dict(DEMO_USERS)
+    for line in env_file.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key.startswith("HELPDESK_") and key.endswith("_TOKEN"):
+            name = (
+                "bot"
+                if key == "HELPDESK_BOT_TOKEN"
+                else key.removeprefix("HELPDESK_").removesuffix("_TOKEN").lower()
+            )
+            table.add_row(name, roles.get(name, "?"), value)
+    console.print(table)
+    console.print(
+        "Try it: chat with the bot (README: 'Try it by hand'), then as an L2 agent:\n"
+        f"  curl -H 'Authorization: Bearer $HELPDESK_ALICE_TOKEN' http://127.0.0.1:{settings.helpdesk_port}/api/v1/queues/l2"
+    )

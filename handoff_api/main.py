@@ -1,0 +1,68 @@
+"""The helpdesk service: handoff queues for L2/L3/L4, the knowledge base API, and the web pages."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from handoff_api.api.routes import conversations, events, handoffs, health, queues
+from handoff_api.background import BackgroundLoops
+from handoff_api.core import logging as helpdesk_logging
+from handoff_api.core.config import Settings, get_settings
+from handoff_api.core.db import make_engine, make_session_factory
+from handoff_api.core.limits import BodySizeLimit
+from handoff_api.errors import HelpdeskError
+
+
+def create_app(settings: Settings | None = None, *, background: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    helpdesk_logging.configure()
+    engine = make_engine(settings.sqlalchemy_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loops = BackgroundLoops(settings, app.state.sessions, app.state.outbox_wakeup) if background else None
+        if loops:
+            loops.start()
+        yield
+        if loops:
+            await loops.stop()
+        engine.dispose()
+
+    app = FastAPI(title="IT help desk", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = make_session_factory(engine)
+    app.state.secret_key = settings.secret_key()
+    app.state.outbox_wakeup = asyncio.Event()
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Never echo the input back: it may be binary (unencodable) or carry secrets.
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(HelpdeskError)
+    async def _helpdesk_error(_request: Request, exc: HelpdeskError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    for router in (health.router, handoffs.router, queues.router, conversations.router, events.router):
+        app.include_router(router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    Instrumentator().instrument(app).expose(app, include_in_schema=False)
+    return app

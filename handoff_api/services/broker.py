@@ -1,0 +1,126 @@
+"""Consumes Rasa's SQL event broker: customer messages of conversations a human holds go to the transcript.
+
+Rasa writes every tracker event to the broker's `events` table (id, sender_id, data). We read rows after a
+cursor and advance the cursor in the same transaction as the transcript appends, so a crash or restart
+neither loses nor repeats a message; a conditional cursor update makes two workers safe as well.
+"""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine, MetaData, Table, select, update
+from sqlalchemy.exc import NoSuchTableError, OperationalError, ProgrammingError
+from sqlalchemy.orm import Session, sessionmaker
+
+from handoff_api.core.db import changed_rows
+from handoff_api.models import BrokerCursor
+from handoff_api.services import handoffs
+
+log = structlog.get_logger(__name__)
+CURSOR_NAME = "rasa_sql_broker"
+BATCH = 500
+
+
+class SqlBrokerSource:
+    """Reads Rasa's SQL event broker table."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._table: Table | None = None
+
+    def rows_after(self, position: int, limit: int = BATCH) -> list[tuple[int, str, str]]:
+        try:
+            if self._table is None:
+                self._table = Table("events", MetaData(), autoload_with=self._engine)
+            table = self._table
+            with self._engine.connect() as conn:
+                result = conn.execute(
+                    select(table.c.id, table.c.sender_id, table.c.data)
+                    .where(table.c.id > position)
+                    .order_by(table.c.id)
+                    .limit(limit)
+                )
+                return [(int(r[0]), str(r[1]), str(r[2])) for r in result]
+        except (NoSuchTableError, OperationalError, ProgrammingError) as exc:
+            # Rasa creates the table on its first start; until then there is nothing to read.
+            self._table = None
+            log.debug("broker.not_ready", error=str(exc))
+            return []
+
+
+def _cursor(session: Session) -> int:
+    cursor = session.get(BrokerCursor, CURSOR_NAME)
+    if cursor is None:
+        session.add(BrokerCursor(name=CURSOR_NAME, position=0))
+        session.flush()
+        return 0
+    return cursor.position
+
+
+def _apply(session: Session, sender_id: str, row_id: int, event: dict[str, Any]) -> bool:
+    kind = event.get("event")
+    if kind not in ("user", "bot"):
+        return False
+    metadata = event.get("metadata") or {}
+    if kind == "bot" and ("helpdesk_message_id" in metadata or "helpdesk_return" in metadata):
+        return False  # the echo of what an agent (or a return to the bot) already put in the transcript
+    handoff = handoffs.open_for_conversation(session, sender_id)
+    if handoff is None:
+        return False
+    timestamp = float(event.get("timestamp") or 0)
+    # The bot sent lines up to the cutoff with the handoff; ISO timestamps there carry only microseconds.
+    if timestamp and timestamp <= handoff.transcript_cutoff + 0.001:
+        return False
+    text = event.get("text")
+    if not text:
+        return False
+    at = (
+        datetime.fromtimestamp(timestamp, UTC).replace(tzinfo=None)
+        if timestamp
+        else datetime.now(UTC).replace(tzinfo=None)
+    )
+    role = "customer" if kind == "user" else "bot"
+    return (
+        handoffs.append_customer_message(session, handoff, role, str(text), at, f"rasa:{row_id}") is not None
+    )
+
+
+class _LostRace(Exception):
+    pass
+
+
+def consume_once(factory: sessionmaker[Session], source: SqlBrokerSource) -> int:
+    """One batch; returns how many transcript lines were appended."""
+    try:
+        return _consume_batch(factory, source)
+    except _LostRace:
+        return 0  # another worker consumed this batch first; its transaction stands, ours rolled back
+
+
+def _consume_batch(factory: sessionmaker[Session], source: SqlBrokerSource) -> int:
+    with factory() as session, session.begin():
+        start = _cursor(session)
+        rows = source.rows_after(start)
+        if not rows:
+            return 0
+        appended = 0
+        for row_id, sender_id, data in rows:
+            try:
+                event = json.loads(data)
+            except ValueError:
+                log.warning("broker.bad_row", row=row_id)
+                continue
+            if isinstance(event, dict) and _apply(session, sender_id, row_id, event):
+                appended += 1
+        moved = changed_rows(
+            session.execute(
+                update(BrokerCursor)
+                .where(BrokerCursor.name == CURSOR_NAME, BrokerCursor.position == start)
+                .values(position=rows[-1][0])
+            )
+        )
+        if not moved:
+            raise _LostRace
+        return appended

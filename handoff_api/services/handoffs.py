@@ -1,0 +1,255 @@
+"""What can happen to a handoff: create, claim, reply, note, escalate, resolve."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from handoff_api.core.db import changed_rows
+from handoff_api.errors import Conflict, Invalid, NotFound
+from handoff_api.models import OPEN_STATUSES, Handoff, Message, Note, OutboxItem, User, utcnow
+from handoff_api.schemas import TIER_ORDER, HandoffCreate
+from handoff_api.services import events, sla
+
+RETURN_TO_BOT_TEXT = (
+    "The engineer has handed you back to the virtual assistant. Is there anything else I can help with?"
+)
+
+
+def get(session: Session, handoff_id: int) -> Handoff:
+    handoff = session.get(Handoff, handoff_id)
+    if handoff is None:
+        raise NotFound(f"handoff {handoff_id} does not exist")
+    return handoff
+
+
+def open_for_conversation(session: Session, conversation_id: str) -> Handoff | None:
+    return session.scalar(
+        select(Handoff).where(Handoff.conversation_id == conversation_id, Handoff.status.in_(OPEN_STATUSES))
+    )
+
+
+def create(session: Session, data: HandoffCreate, bot: User) -> tuple[Handoff, bool]:
+    """Returns the handoff and whether it is new; an open handoff of the conversation is reused."""
+    existing = open_for_conversation(session, data.conversation_id)
+    if existing is not None:
+        return existing, False
+    now = utcnow()
+    first_due, resolution_due = sla.due_times(data.priority, now)
+    stamps = [line.at.timestamp() for line in data.transcript if line.at is not None]
+    handoff = Handoff(
+        conversation_id=data.conversation_id,
+        channel=data.channel,
+        tier=data.tier,
+        status="waiting",
+        priority=data.priority,
+        category=data.category,
+        reason=data.reason,
+        summary=data.summary,
+        customer=data.customer.model_dump(mode="json"),
+        context=data.context.model_dump(mode="json"),
+        transcript_cutoff=max(stamps, default=0.0),
+        first_response_due=first_due,
+        resolution_due=resolution_due,
+    )
+    try:
+        with session.begin_nested():
+            session.add(handoff)
+            session.flush()
+    except IntegrityError:
+        # Another request created it between our check and our insert.
+        existing = open_for_conversation(session, data.conversation_id)
+        if existing is None:
+            raise
+        return existing, False
+    for line in data.transcript:
+        session.add(
+            Message(
+                handoff_id=handoff.id,
+                role=line.role,
+                text=line.text,
+                at=(line.at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None),
+                author_name=line.author,
+            )
+        )
+    events.record(session, handoff, "handoff.created", events.actor_name(bot), reason=data.reason)
+    return handoff, True
+
+
+def queue(session: Session, tier: str) -> list[Handoff]:
+    return list(
+        session.scalars(
+            select(Handoff)
+            .where(Handoff.tier == tier, Handoff.status == "waiting")
+            .order_by(Handoff.priority, Handoff.first_response_due, Handoff.id)
+        )
+    )
+
+
+def queue_position(session: Session, handoff: Handoff) -> int | None:
+    if handoff.status != "waiting":
+        return None
+    ahead = session.scalar(
+        select(func.count())
+        .select_from(Handoff)
+        .where(
+            Handoff.tier == handoff.tier,
+            Handoff.status == "waiting",
+            (Handoff.priority < handoff.priority)
+            | (
+                (Handoff.priority == handoff.priority)
+                & (Handoff.first_response_due < handoff.first_response_due)
+            )
+            | (
+                (Handoff.priority == handoff.priority)
+                & (Handoff.first_response_due == handoff.first_response_due)
+                & (Handoff.id < handoff.id)
+            ),
+        )
+    )
+    return (ahead or 0) + 1
+
+
+def agents_online(session: Session, tier: str) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.role == tier, User.presence == "online", User.active.is_(True))
+        )
+        or 0
+    )
+
+
+def claim(session: Session, handoff: Handoff, agent: User) -> Handoff:
+    # A conditional update is atomic on every database: exactly one claimer sees a row change.
+    won = changed_rows(
+        session.execute(
+            update(Handoff)
+            .where(Handoff.id == handoff.id, Handoff.status == "waiting", Handoff.tier == handoff.tier)
+            .values(status="assigned", assignee_id=agent.id, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if not won:
+        session.refresh(handoff)
+        if handoff.assignee_id == agent.id and handoff.status == "assigned":
+            return handoff
+        holder = handoff.assignee.name if handoff.assignee else None
+        raise Conflict(
+            f"handoff {handoff.number} is held by {holder}"
+            if holder
+            else f"handoff {handoff.number} is {handoff.status}"
+        )
+    session.refresh(handoff)
+    events.record(session, handoff, "handoff.claimed", events.actor_name(agent), assignee=agent.name)
+    return handoff
+
+
+def _require_holder(handoff: Handoff, agent: User) -> None:
+    if handoff.status == "resolved":
+        raise Conflict(f"handoff {handoff.number} is resolved")
+    if agent.role == "lead":
+        return
+    if handoff.assignee_id != agent.id:
+        raise Conflict(
+            f"handoff {handoff.number} is held by {handoff.assignee.name}"
+            if handoff.assignee
+            else f"claim handoff {handoff.number} first"
+        )
+
+
+def send_agent_message(session: Session, handoff: Handoff, agent: User, text: str) -> Message:
+    _require_holder(handoff, agent)
+    message = Message(
+        handoff_id=handoff.id, role="agent", text=text, author_id=agent.id, author_name=agent.name
+    )
+    session.add(message)
+    session.flush()
+    if handoff.first_response_at is None:
+        handoff.first_response_at = message.at
+    session.add(
+        OutboxItem(
+            handoff_id=handoff.id,
+            conversation_id=handoff.conversation_id,
+            events=[
+                {
+                    "event": "bot",
+                    "text": text,
+                    "metadata": {
+                        "helpdesk_message_id": message.id,
+                        "agent": {"name": agent.name, "tier": agent.role},
+                    },
+                }
+            ],
+        )
+    )
+    events.record(session, handoff, "message.agent", events.actor_name(agent), message_id=message.id)
+    return message
+
+
+def add_note(session: Session, handoff: Handoff, agent: User, text: str) -> Note:
+    note = Note(handoff_id=handoff.id, author_id=agent.id, author_name=agent.name, text=text)
+    session.add(note)
+    session.flush()
+    events.record(session, handoff, "note.added", events.actor_name(agent), note_id=note.id)
+    return note
+
+
+def escalate(session: Session, handoff: Handoff, agent: User, tier: str, note: str | None) -> Handoff:
+    _require_holder(handoff, agent)
+    if TIER_ORDER[tier] <= TIER_ORDER[handoff.tier]:
+        raise Invalid(f"tier: escalation goes up, from {handoff.tier} to a higher tier, not to {tier}")
+    if note:
+        add_note(session, handoff, agent, note)
+    from_tier = handoff.tier
+    # Filed under the new tier: that queue is where the handoff now waits.
+    events.record(session, handoff, "handoff.escalated", events.actor_name(agent), tier, from_tier=from_tier)
+    handoff.tier = tier
+    handoff.status = "waiting"
+    handoff.assignee_id = None
+    session.flush()
+    session.refresh(handoff)
+    return handoff
+
+
+def resolve(session: Session, handoff: Handoff, agent: User, resolution: str, return_to_bot: bool) -> Handoff:
+    _require_holder(handoff, agent)
+    handoff.status = "resolved"
+    handoff.resolution = resolution
+    handoff.resolved_at = utcnow()
+    handoff.returned_to_bot = return_to_bot
+    if return_to_bot:
+        session.add(
+            Message(handoff_id=handoff.id, role="bot", text=RETURN_TO_BOT_TEXT, author_name="assistant")
+        )
+        session.add(
+            OutboxItem(
+                handoff_id=handoff.id,
+                conversation_id=handoff.conversation_id,
+                events=[
+                    {"event": "resume"},
+                    {"event": "bot", "text": RETURN_TO_BOT_TEXT, "metadata": {"helpdesk_return": handoff.id}},
+                ],
+            )
+        )
+    events.record(session, handoff, "handoff.resolved", events.actor_name(agent), return_to_bot=return_to_bot)
+    return handoff
+
+
+def append_customer_message(
+    session: Session, handoff: Handoff, role: str, text: str, at: datetime, source_key: str
+) -> Message | None:
+    exists = session.scalar(
+        select(Message.id).where(Message.handoff_id == handoff.id, Message.source_key == source_key)
+    )
+    if exists is not None:
+        return None
+    message = Message(handoff_id=handoff.id, role=role, text=text, at=at, source_key=source_key)
+    session.add(message)
+    session.flush()
+    events.record(
+        session, handoff, f"message.{role}", role if role == "customer" else "bot", message_id=message.id
+    )
+    return message

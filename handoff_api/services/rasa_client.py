@@ -1,0 +1,32 @@
+"""Talks to Rasa's HTTP API: appends events to a conversation and lets Rasa push them to the customer."""
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+
+class RasaUnavailable(Exception):
+    pass
+
+
+class RasaClient:
+    def __init__(self, base_url: str, token: str, timeout: float = 10.0) -> None:
+        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout)
+        self._token = token
+
+    async def append_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
+        # execute_side_effects + output_channel=latest: Rasa delivers bot events through the channel the
+        # customer last wrote on (socket.io, callback, messengers).
+        params = {"execute_side_effects": "true", "output_channel": "latest", "token": self._token}
+        try:
+            response = await self._client.post(
+                f"/conversations/{quote(conversation_id, safe='')}/tracker/events", params=params, json=events
+            )
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 400:
+            raise RasaUnavailable(f"Rasa answered {response.status_code}: {response.text[:300]}")
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

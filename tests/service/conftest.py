@@ -1,0 +1,175 @@
+"""Each test gets a migrated database (SQLite, and PostgreSQL when it runs) and a small app on it."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from handoff_api.core.config import Settings
+from handoff_api.core.db import make_engine, make_session_factory, transaction
+from handoff_api.core.migrate import upgrade
+from handoff_api.main import create_app
+from handoff_api.services import users
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "HELPDESK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _postgres_database() -> Iterator[str]:
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"helpdesk_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"PostgreSQL is not reachable ({type(exc).__name__}); it is required when CI=true")
+    try:
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'helpdesk.db'}"
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    upgrade(database_url)
+    return Settings(
+        helpdesk_data_dir=tmp_path,
+        database_url=database_url,
+        helpdesk_secret_key="test-secret-key",
+        rasa_events_db_url=f"sqlite:///{tmp_path / 'rasa_events.db'}",
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, background=False)) as test_client:
+        yield test_client
+
+
+@dataclass
+class Tokens:
+    bot: str
+    l2: str
+    l2_other: str
+    l3: str
+    l4: str
+    lead: str
+    editor: str
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {getattr(self, role)}"}
+
+
+@pytest.fixture
+def tokens(settings: Settings) -> Tokens:
+    engine = make_engine(settings.sqlalchemy_url)
+    created: dict[str, str] = {}
+    with transaction(make_session_factory(engine)) as session:
+        for name, role in [
+            ("bot", "bot"),
+            ("l2", "l2"),
+            ("l2_other", "l2"),
+            ("l3", "l3"),
+            ("l4", "l4"),
+            ("lead", "lead"),
+            ("editor", "editor"),
+        ]:
+            _user, token = users.create(session, settings.secret_key(), f"agent-{name}", role)
+            created[name] = token
+    engine.dispose()
+    return Tokens(**created)
+
+
+def _handoff_body(conversation_id: str = "conv-1", **overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "conversation_id": conversation_id,
+        "channel": "socketio",
+        "reason": "customer_request",
+        "context": {"intent": "request_human", "confidence": 0.93, "slots": {"device": "laptop"}},
+        "transcript": [
+            {"role": "customer", "text": "hi", "at": "2026-11-26T10:00:00Z"},
+            {"role": "bot", "text": "Hello! How can I help?", "at": "2026-11-26T10:00:01Z"},
+            {"role": "customer", "text": "I want a human", "at": "2026-11-26T10:00:05Z"},
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+class HandoffFactory:
+    def __init__(self, client: TestClient, tokens: Tokens) -> None:
+        self.client = client
+        self.tokens = tokens
+
+    def body(self, conversation_id: str = "conv-1", **overrides: object) -> dict[str, object]:
+        return _handoff_body(conversation_id, **overrides)
+
+    def create(self, conversation_id: str = "conv-1", **overrides: object) -> dict[str, object]:
+        response = self.client.post(
+            "/api/v1/handoffs", json=self.body(conversation_id, **overrides), headers=self.tokens.auth("bot")
+        )
+        assert response.status_code in (200, 201), response.text
+        result: dict[str, object] = response.json()
+        return result
+
+
+@pytest.fixture
+def handoff_factory(client: TestClient, tokens: Tokens) -> HandoffFactory:
+    return HandoffFactory(client, tokens)
+
+
+class ThreadedServer:
+    """A real uvicorn server on a free loopback port, in a thread."""
+
+    def __init__(self, app: object) -> None:
+        import socket
+
+        import uvicorn
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        )  # type: ignore[arg-type]
+        self.thread: object = None
+
+    def start(self) -> "ThreadedServer":
+        import threading
+        import time
+
+        self.server.should_exit = False
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)  # type: ignore[attr-defined]
+        self.server.started = False

@@ -1,0 +1,142 @@
+"""The broker consumer against a real SQLite table shaped like Rasa's SQL event broker."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, create_engine, insert
+
+from handoff_api.core.config import Settings
+from handoff_api.core.db import make_engine, make_session_factory
+from handoff_api.services.broker import SqlBrokerSource, consume_once
+
+from .conftest import HandoffFactory, Tokens
+
+# The last line of the transcript the bot sent with the handoff (see conftest).
+CUTOFF = datetime(2026, 11, 26, 10, 0, 5, tzinfo=UTC).timestamp()
+
+
+class RasaBroker:
+    """Writes rows the way rasa.core.brokers.sql.SQLEventBroker does."""
+
+    def __init__(self, path: Path) -> None:
+        self.engine = create_engine(f"sqlite:///{path}")
+        self.table = Table(
+            "events",
+            MetaData(),
+            Column("id", Integer, primary_key=True),
+            Column("sender_id", String(255)),
+            Column("data", Text),
+        )
+        self.table.create(self.engine)
+
+    def publish(self, sender_id: str, event: dict[str, object]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(self.table).values(
+                    sender_id=sender_id, data=json.dumps({"sender_id": sender_id, **event})
+                )
+            )
+
+    def publish_raw(self, sender_id: str, data: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(self.table).values(sender_id=sender_id, data=data))
+
+
+@pytest.fixture
+def rasa_broker(settings: Settings) -> RasaBroker:
+    return RasaBroker(settings.helpdesk_data_dir / "rasa_events.db")
+
+
+def _consume(settings: Settings) -> int:
+    engine = make_engine(settings.sqlalchemy_url)
+    events_engine = make_engine(settings.events_db_url)
+    try:
+        return consume_once(make_session_factory(engine), SqlBrokerSource(events_engine))
+    finally:
+        engine.dispose()
+        events_engine.dispose()
+
+
+def _transcript(client: TestClient, tokens: Tokens, handoff_id: object) -> list[tuple[str, str]]:
+    detail = client.get(f"/api/v1/handoffs/{handoff_id}", headers=tokens.auth("lead")).json()
+    return [(line["role"], line["text"]) for line in detail["transcript"]]
+
+
+def test_customer_messages_reach_the_transcript_once(
+    client: TestClient,
+    tokens: Tokens,
+    handoff_factory: HandoffFactory,
+    settings: Settings,
+    rasa_broker: RasaBroker,
+) -> None:
+    handoff = handoff_factory.create("conv-b")
+    rasa_broker.publish("conv-b", {"event": "user", "text": "I want a human", "timestamp": CUTOFF})
+    rasa_broker.publish("conv-b", {"event": "action", "name": "action_listen", "timestamp": CUTOFF + 1})
+    rasa_broker.publish("conv-b", {"event": "bot", "text": "I've opened ticket", "timestamp": CUTOFF + 1.5})
+    rasa_broker.publish("conv-b", {"event": "user", "text": "are you there?", "timestamp": CUTOFF + 2})
+    rasa_broker.publish(
+        "conv-b",
+        {
+            "event": "bot",
+            "text": "agent says hi",
+            "timestamp": CUTOFF + 3,
+            "metadata": {"helpdesk_message_id": 7},
+        },
+    )
+    rasa_broker.publish("someone-else", {"event": "user", "text": "not for you", "timestamp": CUTOFF + 4})
+    rasa_broker.publish_raw("conv-b", "{not json")
+    rasa_broker.publish("conv-b", {"event": "user", "text": "still broken", "timestamp": CUTOFF + 5})
+
+    assert _consume(settings) == 3
+    assert _consume(settings) == 0  # the cursor moved; nothing is read twice
+    lines = _transcript(client, tokens, handoff["id"])
+    assert lines[3:] == [
+        ("bot", "I've opened ticket"),
+        ("customer", "are you there?"),
+        ("customer", "still broken"),
+    ]
+    kinds = [
+        e["kind"]
+        for e in client.get(f"/api/v1/handoffs/{handoff['id']}", headers=tokens.auth("lead")).json()[
+            "history"
+        ]
+    ]
+    assert kinds.count("message.customer") == 2
+
+
+def test_cursor_survives_a_restart_and_new_rows_are_read(
+    client: TestClient,
+    tokens: Tokens,
+    handoff_factory: HandoffFactory,
+    settings: Settings,
+    rasa_broker: RasaBroker,
+) -> None:
+    handoff = handoff_factory.create("conv-r")
+    rasa_broker.publish("conv-r", {"event": "user", "text": "one", "timestamp": CUTOFF + 1})
+    assert _consume(settings) == 1
+    rasa_broker.publish("conv-r", {"event": "user", "text": "two", "timestamp": CUTOFF + 2})
+    assert _consume(settings) == 1  # a new engine and source: only the cursor in the database remembers
+    assert [text for _, text in _transcript(client, tokens, handoff["id"])][-2:] == ["one", "two"]
+
+
+def test_messages_after_resolution_are_not_appended(
+    client: TestClient,
+    tokens: Tokens,
+    handoff_factory: HandoffFactory,
+    settings: Settings,
+    rasa_broker: RasaBroker,
+) -> None:
+    handoff = handoff_factory.create("conv-done")
+    client.post(f"/api/v1/handoffs/{handoff['id']}/claim", headers=tokens.auth("l2"))
+    client.post(
+        f"/api/v1/handoffs/{handoff['id']}/resolve", json={"resolution": "ok"}, headers=tokens.auth("l2")
+    )
+    rasa_broker.publish("conv-done", {"event": "user", "text": "thanks bot", "timestamp": CUTOFF + 100})
+    assert _consume(settings) == 0
+
+
+def test_no_broker_table_yet_is_not_an_error(settings: Settings) -> None:
+    assert _consume(settings) == 0

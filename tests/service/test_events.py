@@ -1,0 +1,85 @@
+"""Server-sent events: each agent sees the events of their queues, and can resume with Last-Event-ID."""
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from handoff_api.core.config import Settings
+from handoff_api.main import create_app
+
+from .conftest import HandoffFactory, ThreadedServer, Tokens
+
+
+@pytest.fixture
+def live(settings: Settings, tokens: Tokens) -> Iterator[ThreadedServer]:
+    server = ThreadedServer(create_app(settings, background=False)).start()
+    yield server
+    server.stop()
+
+
+def _read_events(
+    url: str, token: str, count: int, headers: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    with httpx.stream(
+        "GET",
+        f"{url}/api/v1/events",
+        headers={"Authorization": f"Bearer {token}", **(headers or {})},
+        timeout=10,
+    ) as response:
+        assert response.status_code == 200
+        event_id = None
+        for line in response.iter_lines():
+            if line.startswith("id:"):
+                event_id = line[3:].strip()
+            if line.startswith("data:"):
+                seen.append({**json.loads(line[5:]), "sse_id": event_id})
+                if len(seen) == count:
+                    break
+    return seen
+
+
+def test_agents_see_their_queues_live_and_resume(
+    live: ThreadedServer, tokens: Tokens, handoff_factory: HandoffFactory
+) -> None:
+    results: dict[str, list[dict[str, Any]]] = {}
+    l3_reader = threading.Thread(
+        target=lambda: results.setdefault("l3", _read_events(live.url, tokens.l3, 1))
+    )
+    l2_reader = threading.Thread(
+        target=lambda: results.setdefault("l2", _read_events(live.url, tokens.l2, 2))
+    )
+    l3_reader.start()
+    l2_reader.start()
+    import time
+
+    time.sleep(0.8)  # both streams are open before anything happens
+    with httpx.Client(base_url=live.url, timeout=10) as http:
+        bot = {"Authorization": f"Bearer {tokens.bot}"}
+        created = http.post("/api/v1/handoffs", json=handoff_factory.body("conv-sse"), headers=bot).json()
+        http.post("/api/v1/handoffs", json=handoff_factory.body("conv-l3", tier="l3"), headers=bot)
+        http.post(f"/api/v1/handoffs/{created['id']}/claim", headers={"Authorization": f"Bearer {tokens.l2}"})
+    l2_reader.join(timeout=15)
+    l3_reader.join(timeout=15)
+    assert [(e["kind"], e["number"]) for e in results["l2"]] == [
+        ("handoff.created", created["number"]),
+        ("handoff.claimed", created["number"]),
+    ]
+    assert [(e["kind"], e["tier"]) for e in results["l3"]] == [("handoff.created", "l3")]
+    # A client that reconnects with the id of the first event gets the second one again.
+    resumed = _read_events(live.url, tokens.l2, 1, {"Last-Event-ID": results["l2"][0]["sse_id"]})
+    assert resumed[0]["sse_id"] == results["l2"][1]["sse_id"] and resumed[0]["kind"] == "handoff.claimed"
+
+
+def test_events_need_an_agent_token(live: ThreadedServer, tokens: Tokens) -> None:
+    assert httpx.get(f"{live.url}/api/v1/events", timeout=5).status_code == 401
+    assert (
+        httpx.get(
+            f"{live.url}/api/v1/events", headers={"Authorization": f"Bearer {tokens.bot}"}, timeout=5
+        ).status_code
+        == 403
+    )

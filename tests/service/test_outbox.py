@@ -1,0 +1,92 @@
+"""Agent messages reach Rasa in order, retried while Rasa is down, each delivered once."""
+
+import asyncio
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from handoff_api.core.config import Settings
+from handoff_api.core.db import make_engine, make_session_factory
+from handoff_api.models import OutboxItem
+from handoff_api.services.outbox import backoff_seconds, deliver_due
+from handoff_api.services.rasa_client import RasaClient
+
+from .conftest import HandoffFactory, ThreadedServer, Tokens
+
+
+class StandInRasa:
+    """Records what Rasa's tracker/events endpoint would receive."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, dict[str, str], list[dict[str, Any]]]] = []
+        self.app = Starlette(
+            routes=[Route("/conversations/{cid}/tracker/events", self.append, methods=["POST"])]
+        )
+
+    async def append(self, request: Request) -> JSONResponse:
+        self.received.append((request.path_params["cid"], dict(request.query_params), await request.json()))
+        return JSONResponse({"sender_id": request.path_params["cid"]})
+
+
+def _deliver(settings: Settings, rasa_url: str) -> int:
+    engine = make_engine(settings.sqlalchemy_url)
+
+    async def run() -> int:
+        rasa = RasaClient(rasa_url, "rasa-secret", timeout=2)
+        try:
+            return await deliver_due(make_session_factory(engine), rasa, ceiling=0.0)
+        finally:
+            await rasa.aclose()
+
+    try:
+        return asyncio.run(run())
+    finally:
+        engine.dispose()
+
+
+def _statuses(settings: Settings) -> list[tuple[str, int]]:
+    engine = make_engine(settings.sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        rows = [(i.status, i.attempts) for i in session.scalars(select(OutboxItem).order_by(OutboxItem.id))]
+    engine.dispose()
+    return rows
+
+
+def test_messages_are_delivered_in_order_after_rasa_comes_back(
+    client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory, settings: Settings
+) -> None:
+    handoff = handoff_factory.create("conv-o")
+    base = f"/api/v1/handoffs/{handoff['id']}"
+    client.post(f"{base}/claim", headers=tokens.auth("l2"))
+    for text in ("first", "second", "third"):
+        assert (
+            client.post(f"{base}/messages", json={"text": text}, headers=tokens.auth("l2")).status_code == 201
+        )
+
+    rasa = StandInRasa()
+    server = ThreadedServer(rasa.app)
+    # Rasa is down: nothing is delivered, nothing is lost, and the first message holds back the rest.
+    assert _deliver(settings, server.url) == 0
+    assert _statuses(settings) == [("pending", 1), ("pending", 0), ("pending", 0)]
+
+    server.start()
+    try:
+        assert _deliver(settings, server.url) == 3
+        assert _deliver(settings, server.url) == 0
+    finally:
+        server.stop()
+    assert [events[0]["text"] for _, _, events in rasa.received] == ["first", "second", "third"]
+    conversation, params, events = rasa.received[0]
+    assert conversation == "conv-o"
+    assert params == {"execute_side_effects": "true", "output_channel": "latest", "token": "rasa-secret"}
+    assert events[0]["event"] == "bot" and events[0]["metadata"]["agent"]["name"] == "agent-l2"
+    assert [status for status, _ in _statuses(settings)] == ["sent", "sent", "sent"]
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    assert [backoff_seconds(n, 30) for n in (1, 2, 3, 4, 10)] == [0.5, 1.0, 2.0, 4.0, 30.0]
