@@ -1,0 +1,195 @@
+"""Starts the real stack on free loopback ports: the helpdesk service, the action server and Rasa."""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+BOT_DIR = ROOT / "bot"
+RASA = ROOT / ".venv-bot" / "bin" / "rasa"
+HELPDESK = ROOT / ".venv" / "bin" / "helpdesk"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def base_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HELPDESK_", "RASA_", "DATABASE_URL"))}
+    env.update(
+        HELPDESK_DATA_DIR=str(data_dir),
+        RASA_TELEMETRY_ENABLED="false",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        RASA_CACHE_DIRECTORY=str(data_dir / "rasa-cache"),
+    )
+    return env
+
+
+def trained_model(models_dir: Path) -> Path:
+    """The latest model of the shipped bot; trained here only when `make train` has not run."""
+    models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        env = base_env(models_dir.parent)
+        subprocess.run([str(RASA), "train", "--out", str(models_dir)], cwd=BOT_DIR, env=env, check=True)
+        models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    return models[-1]
+
+
+@dataclass
+class Process:
+    name: str
+    args: list[str]
+    cwd: Path
+    env: dict[str, str]
+    log: Path
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as handle:
+            self.popen = subprocess.Popen(
+                self.args, cwd=self.cwd, env=self.env, stdout=handle, stderr=subprocess.STDOUT
+            )
+
+    def stop(self) -> None:
+        if self.popen and self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    model: Path
+    rasa_token: str = "e2e-rasa-token"
+    rasa_port: int = field(default_factory=free_port)
+    actions_port: int = field(default_factory=free_port)
+    helpdesk_port: int = field(default_factory=free_port)
+    tokens: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, Process] = field(default_factory=dict)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def helpdesk_url(self) -> str:
+        return f"http://127.0.0.1:{self.helpdesk_port}"
+
+    def env(self) -> dict[str, str]:
+        env = base_env(self.data_dir)
+        env.update(
+            RASA_URL=self.rasa_url,
+            RASA_TOKEN=self.rasa_token,
+            RASA_EVENTS_DB=str(self.data_dir / "rasa_events.db"),
+            RASA_TRACKER_DB=str(self.data_dir / "rasa_tracker.db"),
+            ACTIONS_URL=f"http://127.0.0.1:{self.actions_port}/webhook",
+            HELPDESK_URL=self.helpdesk_url,
+            HELPDESK_PORT=str(self.helpdesk_port),
+            HELPDESK_BOT_TOKEN=self.tokens.get("bot", ""),
+        )
+        return env
+
+    def create_user(self, name: str, role: str) -> str:
+        done = subprocess.run(
+            [str(HELPDESK), "users", "create", "--name", name, "--role", role],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        token = done.stdout.strip().splitlines()[-1]
+        self.tokens[name] = token
+        return token
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        models = self.data_dir / "models"
+        models.mkdir(exist_ok=True)
+        shutil.copy(self.model, models / self.model.name)
+        for name, role in [("bot", "bot"), ("alice", "l2"), ("bob", "l2"), ("carol", "l3")]:
+            self.create_user(name, role)
+        env = self.env()
+        self.processes = {
+            "helpdesk": Process(
+                "helpdesk", [str(HELPDESK), "serve"], ROOT, env, self.data_dir / "helpdesk.log"
+            ),
+            "actions": Process(
+                "actions",
+                [str(RASA), "run", "actions", "--port", str(self.actions_port), "--actions", "actions"],
+                BOT_DIR,
+                env,
+                self.data_dir / "actions.log",
+            ),
+            "rasa": Process(
+                "rasa",
+                [
+                    str(RASA),
+                    "run",
+                    "--enable-api",
+                    "--auth-token",
+                    self.rasa_token,
+                    "--port",
+                    str(self.rasa_port),
+                    "--model",
+                    str(models),
+                    "--endpoints",
+                    "endpoints.yml",
+                    "--credentials",
+                    "credentials.yml",
+                ],
+                BOT_DIR,
+                env,
+                self.data_dir / "rasa.log",
+            ),
+        }
+        for process in self.processes.values():
+            process.start()
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 240) -> None:
+        deadline = time.monotonic() + timeout
+        checks = {
+            "helpdesk": f"{self.helpdesk_url}/healthz",
+            "actions": f"http://127.0.0.1:{self.actions_port}/health",
+            "rasa": f"{self.rasa_url}/status?token={self.rasa_token}",
+        }
+        pending = dict(checks)
+        while pending:
+            for name, url in list(pending.items()):
+                process = self.processes[name].popen
+                if process is not None and process.poll() is not None:
+                    raise RuntimeError(
+                        f"{name} exited with {process.returncode}:\n{self.processes[name].tail()}"
+                    )
+                try:
+                    response = httpx.get(url, timeout=2)
+                except httpx.HTTPError:
+                    continue
+                if response.status_code == 200 and (name != "rasa" or response.json().get("model_file")):
+                    del pending[name]
+            if time.monotonic() > deadline:
+                tails = "\n".join(f"--- {n}\n{self.processes[n].tail()}" for n in pending)
+                raise TimeoutError(f"not ready after {timeout} s: {sorted(pending)}\n{tails}")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        for process in reversed(list(self.processes.values())):
+            process.stop()
