@@ -10,10 +10,11 @@ from rich.console import Console
 
 from handoff_api.core.config import get_settings
 from handoff_api.core.db import make_engine, make_session_factory, transaction
+from handoff_api.core.security import new_token
 from handoff_api.errors import HelpdeskError
 from handoff_api.schemas import Role
 
-app = typer.Typer(help="IT help desk service.", no_args_is_help=True)
+app = typer.Typer(help="IT help desk service.", no_args_is_help=True, pretty_exceptions_enable=False)
 users_app = typer.Typer(help="Users and their API tokens.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo mode: demo agents and tokens for `make run`.", no_args_is_help=True)
@@ -54,6 +55,19 @@ def serve(
         log_level="info",
         proxy_headers=True,
     )
+
+
+@app.command()
+def chat(
+    rasa_url: Annotated[str, typer.Option(envvar="RASA_URL")] = "http://127.0.0.1:5005",
+    conversation: Annotated[str | None, typer.Option(help="resume a conversation id")] = None,
+) -> None:
+    """Chat with the bot as a customer (socket.io, like the website widget)."""
+    import asyncio
+
+    from handoff_api.terminal_chat import chat as run_chat
+
+    asyncio.run(run_chat(rasa_url, conversation))
 
 
 @db_app.command("upgrade")
@@ -97,28 +111,50 @@ def users_create(
 
 @demo_app.command("seed")
 def demo_seed(env_file: Annotated[Path, typer.Option(help="where the demo tokens are written")]) -> None:
-    """Create the demo users once and write their tokens (and a Rasa token) to an env file."""
+    """Create the demo users and write their tokens (and a Rasa token) to an env file; idempotent."""
     import secrets
 
+    from sqlalchemy import select
+
     from handoff_api.core.migrate import upgrade
+    from handoff_api.core.security import hash_token
+    from handoff_api.models import User
     from handoff_api.services import users
 
     settings = get_settings()
     upgrade(settings.sqlalchemy_url)
-    if env_file.exists():
-        err.print(f"demo users exist; tokens in {env_file}")
-        return
+    key = settings.secret_key()
     engine = make_engine(settings.sqlalchemy_url)
-    lines = [f"RASA_TOKEN={secrets.token_urlsafe(24)}"]
+    known = (
+        dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+        if env_file.exists()
+        else {}
+    )
     with transaction(make_session_factory(engine)) as session:
+        bot_token = known.get("HELPDESK_BOT_TOKEN", "")
+        if session.scalar(select(User.id).where(User.token_hash == hash_token(bot_token, key))) is not None:
+            err.print(f"demo users exist; tokens in {env_file}")
+            engine.dispose()
+            return
+        # Tokens are stored hashed; when the file and the database disagree, issue new demo tokens.
+        lines = [f"RASA_TOKEN={known.get('RASA_TOKEN') or secrets.token_urlsafe(24)}"]
         for name, role in DEMO_USERS:
-            _user, token = users.create(session, settings.secret_key(), name, role)
-            lines.append(f"HELPDESK_{'BOT' if role == 'bot' else name.upper()}_TOKEN={token}")
+            token = new_token()
+            user = session.scalar(select(User).where(User.name == name))
+            if user is None:
+                users.create(session, key, name, role, token=token)
+            else:
+                user.token_hash = hash_token(token, key)
+            lines.append(f"{demo_token_variable(name)}={token}")
     engine.dispose()
     env_file.parent.mkdir(parents=True, exist_ok=True)
     env_file.write_text("\n".join(lines) + "\n")
     env_file.chmod(0o600)
-    err.print(f"demo users created; tokens in {env_file}")
+    err.print(f"demo users ready; tokens in {env_file}")
+
+
+def demo_token_variable(name: str) -> str:
+    return "HELPDESK_BOT_TOKEN" if name == "bot" else f"HELPDESK_{name.upper()}_TOKEN"
 
 
 @demo_app.command("info")
@@ -146,7 +182,11 @@ def demo_info(env_file: Annotated[Path, typer.Option(help="the file `demo seed` 
             )
             table.add_row(name, roles.get(name, "?"), value)
     console.print(table)
+    tokens = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    console.print("Try it: in another terminal, chat as a customer:  .venv/bin/helpdesk chat")
+    console.print("then, as the L2 agent alice:")
     console.print(
-        "Try it: chat with the bot (README: 'Try it by hand'), then as an L2 agent:\n"
-        f"  curl -H 'Authorization: Bearer $HELPDESK_ALICE_TOKEN' http://127.0.0.1:{settings.helpdesk_port}/api/v1/queues/l2"
+        f"  curl -s -H 'Authorization: Bearer {tokens.get(demo_token_variable('alice'), '')}' "
+        f"http://127.0.0.1:{settings.helpdesk_port}/api/v1/queues/l2",
+        soft_wrap=True,
     )

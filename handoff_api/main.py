@@ -56,10 +56,10 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
 
     for router in (health.router, handoffs.router, queues.router, conversations.router, events.router):
         app.include_router(router)
-    if settings.cors_origins:
+    if settings.helpdesk_cors_origins:
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=settings.cors_origins,
+            allow_origins=settings.helpdesk_cors_origins,
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )

@@ -30,7 +30,7 @@ class Settings(BaseSettings):
 
     max_request_bytes: int = 1_000_000
     max_message_chars: int = 4000
-    cors_origins: list[str] = Field(default_factory=list)
+    helpdesk_cors_origins: list[str] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
