@@ -76,7 +76,7 @@ test-kb: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest tests/knowledge_base
 
 test-actions: install
-	$(VENV_BOT)/bin/python -m pytest -c pytest-bot.ini tests/actions
+	$(VENV_BOT)/bin/python -m pytest tests/actions
 
 test-bot: train
 	cd bot && $(RASA) data validate --fail-on-warnings

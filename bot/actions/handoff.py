@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -16,15 +16,15 @@ from .helpdesk_client import Handoff, HelpdeskClient, HelpdeskUnavailable
 logger = logging.getLogger(__name__)
 
 
-class ActionHandoff(Action):
+class ActionHandoff(Action):  # type: ignore[misc]  # rasa-sdk ships no type information
     """Opens (or finds) the conversation's handoff, tells the customer, and pauses the bot."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_handoff"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    ) -> list[EventType]:
         payload = build_handoff_payload(tracker)
         try:
             handoff = await HelpdeskClient.from_env().create_handoff(payload)
@@ -41,12 +41,16 @@ class ActionHandoff(Action):
             SlotSet("handoff_reason", None),
             SlotSet("handoff_tier", None),
             ConversationPaused(),
+            # Rasa stops predicting once paused, so it would never log the turn's closing listen.
+            # Without it a later `/restart` misses Rasa's restart rule (it needs the latest action
+            # to be action_listen) and an ML policy picks a random action while an engineer talks.
+            ActionExecuted("action_listen"),
         ]
 
 
 def tell_customer_about(handoff: Handoff, dispatcher: CollectingDispatcher) -> None:
     """Ticket number and what happens next, in the words of `utter_handoff_*` responses."""
-    fill: Dict[str, Any] = {"ticket_number": handoff.number, "tier_label": handoff.tier.upper()}
+    fill: dict[str, Any] = {"ticket_number": handoff.number, "tier_label": handoff.tier.upper()}
     if handoff.status == "waiting" and handoff.queue_position:
         dispatcher.utter_message(
             response="utter_handoff_created", queue_position=handoff.queue_position, **fill

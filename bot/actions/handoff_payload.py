@@ -5,8 +5,9 @@ Everything customer-typed that goes into the body passes through `redaction.reda
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any
 
 from rasa_sdk import Tracker
 
@@ -34,7 +35,7 @@ INTERNAL_SLOTS = frozenset(
 _ANSWER_INTENTS = frozenset({"affirm", "deny"})
 
 # What the customer came for, in the queue's words.
-TOPIC_INTENTS: Dict[str, Tuple[str, str]] = {
+TOPIC_INTENTS: dict[str, tuple[str, str]] = {
     "password_reset": ("accounts", "Password reset"),
     "account_locked": ("accounts", "Locked account"),
     "device_setup": ("devices", "Device setup"),
@@ -42,7 +43,7 @@ TOPIC_INTENTS: Dict[str, Tuple[str, str]] = {
     "ticket_status": ("tickets", "Ticket status question"),
 }
 
-REASON_PHRASES: Dict[str, str] = {
+REASON_PHRASES: dict[str, str] = {
     "customer_request": "the customer asked for an engineer",
     "low_confidence": "the bot did not understand the customer",
     "kb_no_answer": "the knowledge base had no answer",
@@ -54,9 +55,10 @@ REASON_PHRASES: Dict[str, str] = {
 MAX_TRANSCRIPT_ENTRIES = 200
 MAX_TEXT_CHARS = 2000
 MAX_SUMMARY_QUOTE_CHARS = 200
+MAX_INTENT_HISTORY = 20
 
 
-def build_handoff_payload(tracker: Tracker) -> Dict[str, Any]:
+def build_handoff_payload(tracker: Tracker) -> dict[str, Any]:
     """The handoff request body for the conversation in `tracker`."""
     events = tracker.events_after_latest_restart()
     user_events = [event for event in events if event.get("event") == "user"]
@@ -65,7 +67,7 @@ def build_handoff_payload(tracker: Tracker) -> Dict[str, Any]:
     tier = _slot_text(tracker, "handoff_tier") or DEFAULT_TIER
     topic_intent = _latest_topic_intent(user_events)
 
-    payload: Dict[str, Any] = {
+    payload: dict[str, Any] = {
         "conversation_id": tracker.sender_id,
         "channel": tracker.get_latest_input_channel() or UNKNOWN_CHANNEL,
         "reason": reason,
@@ -77,6 +79,7 @@ def build_handoff_payload(tracker: Tracker) -> Dict[str, Any]:
             "slots": customer_slots(tracker),
             "kb_articles_tried": _slot_list(tracker, "kb_articles_tried"),
             "steps_tried": _slot_list(tracker, "steps_tried"),
+            "intent_history": _intent_history(user_events),
         },
         "transcript": build_transcript(events),
     }
@@ -85,9 +88,9 @@ def build_handoff_payload(tracker: Tracker) -> Dict[str, Any]:
     return payload
 
 
-def build_transcript(events: Iterable[Dict[str, Any]]) -> List[Dict[str, str]]:
+def build_transcript(events: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
     """Customer, bot and engineer messages, oldest first, redacted."""
-    transcript: List[Dict[str, str]] = []
+    transcript: list[dict[str, str]] = []
     for event in events:
         role = _transcript_role(event)
         text = event.get("text")
@@ -99,7 +102,7 @@ def build_transcript(events: Iterable[Dict[str, Any]]) -> List[Dict[str, str]]:
     return transcript[-MAX_TRANSCRIPT_ENTRIES:]
 
 
-def customer_slots(tracker: Tracker) -> Dict[str, Any]:
+def customer_slots(tracker: Tracker) -> dict[str, Any]:
     """What the customer told the bot (non-empty slots that are not bookkeeping), redacted."""
     return {
         name: redact_value(value)
@@ -115,10 +118,11 @@ def iso_timestamp(timestamp: Any) -> str:
         if isinstance(timestamp, (int, float))
         else datetime.now(tz=timezone.utc)
     )
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    # Full precision: the service can match a line to the same event read back from the broker.
+    return moment.isoformat(timespec="auto").replace("+00:00", "Z")
 
 
-def _transcript_role(event: Dict[str, Any]) -> Optional[str]:
+def _transcript_role(event: dict[str, Any]) -> str | None:
     if event.get("event") == "user":
         return "customer"
     if event.get("event") == "bot":
@@ -129,8 +133,8 @@ def _transcript_role(event: Dict[str, Any]) -> Optional[str]:
 
 
 def _understood_intent(
-    user_events: List[Dict[str, Any]], latest_message: Dict[str, Any]
-) -> Tuple[Optional[str], Optional[float]]:
+    user_events: list[dict[str, Any]], latest_message: dict[str, Any]
+) -> tuple[str | None, float | None]:
     """Intent and confidence of the latest message that says what the customer needs.
 
     A "yes" to "shall I connect you?" is skipped so the engineer sees "password_reset", not "affirm".
@@ -146,7 +150,13 @@ def _understood_intent(
     return chosen.get("name"), None if confidence is None else round(float(confidence), 4)
 
 
-def _latest_topic_intent(user_events: List[Dict[str, Any]]) -> Optional[str]:
+def _intent_history(user_events: list[dict[str, Any]]) -> list[str]:
+    """Intents of the customer's messages since the last restart, oldest first (extra context key)."""
+    names = [((event.get("parse_data") or {}).get("intent") or {}).get("name") for event in user_events]
+    return [str(name) for name in names if name][-MAX_INTENT_HISTORY:]
+
+
+def _latest_topic_intent(user_events: list[dict[str, Any]]) -> str | None:
     for event in reversed(user_events):
         name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
         if name in TOPIC_INTENTS:
@@ -159,7 +169,7 @@ def _default_reason(tracker: Tracker) -> str:
     return LOW_CONFIDENCE_REASON if latest_intent == "nlu_fallback" else DEFAULT_REASON
 
 
-def _summary(topic_intent: Optional[str], reason: str, user_events: List[Dict[str, Any]]) -> str:
+def _summary(topic_intent: str | None, reason: str, user_events: list[dict[str, Any]]) -> str:
     label = TOPIC_INTENTS[topic_intent][1] if topic_intent else "General help"
     summary = f"{label}: {REASON_PHRASES.get(reason, reason.replace('_', ' '))}."
     typed = [
@@ -178,11 +188,11 @@ def _summary(topic_intent: Optional[str], reason: str, user_events: List[Dict[st
     return summary
 
 
-def _slot_text(tracker: Tracker, name: str) -> Optional[str]:
+def _slot_text(tracker: Tracker, name: str) -> str | None:
     value = tracker.get_slot(name)
     return value if isinstance(value, str) and value else None
 
 
-def _slot_list(tracker: Tracker, name: str) -> List[Any]:
+def _slot_list(tracker: Tracker, name: str) -> list[Any]:
     value = tracker.get_slot(name)
     return redact_value(list(value)) if isinstance(value, list) else []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -29,11 +29,11 @@ class Handoff:
     number: str
     status: str
     tier: str
-    queue_position: Optional[int]
-    agents_online: Optional[int]
+    queue_position: int | None
+    agents_online: int | None
 
     @classmethod
-    def from_api(cls, body: Dict[str, Any]) -> "Handoff":
+    def from_api(cls, body: dict[str, Any]) -> Handoff:
         try:
             return cls(
                 id=int(body["id"]),
@@ -47,7 +47,7 @@ class Handoff:
             raise HelpdeskUnavailable(f"unexpected handoff body: {exc!r}") from exc
 
 
-def _optional_int(value: Any) -> Optional[int]:
+def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
@@ -59,7 +59,7 @@ class HelpdeskClient:
         base_url: str,
         token: str,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        transport: Optional[httpx.AsyncBaseTransport] = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._token = token
@@ -67,21 +67,21 @@ class HelpdeskClient:
         self._transport = transport
 
     @classmethod
-    def from_env(cls) -> "HelpdeskClient":
+    def from_env(cls) -> HelpdeskClient:
         # Read at call time, not import time, so one action server process follows its environment.
         return cls(
             base_url=os.environ.get("HELPDESK_URL", DEFAULT_HELPDESK_URL),
             token=os.environ.get("HELPDESK_BOT_TOKEN", ""),
         )
 
-    async def create_handoff(self, payload: Dict[str, Any]) -> Handoff:
+    async def create_handoff(self, payload: dict[str, Any]) -> Handoff:
         """Open a handoff, or get the conversation's open one (the service makes this idempotent)."""
         response = await self._request("POST", "/api/v1/handoffs", json=payload)
         if response.status_code not in (200, 201):
             raise HelpdeskUnavailable(_describe(response))
         return Handoff.from_api(_json_object(response))
 
-    async def open_handoff(self, conversation_id: str) -> Optional[Handoff]:
+    async def open_handoff(self, conversation_id: str) -> Handoff | None:
         """The conversation's open (waiting or assigned) handoff, or None when there is none."""
         path = f"/api/v1/conversations/{quote(conversation_id, safe='')}/handoff"
         response = await self._request("GET", path)
@@ -110,7 +110,7 @@ class HelpdeskClient:
         raise AssertionError("unreachable")
 
 
-def _json_object(response: httpx.Response) -> Dict[str, Any]:
+def _json_object(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError as exc:
@@ -121,4 +121,5 @@ def _json_object(response: httpx.Response) -> Dict[str, Any]:
 
 
 def _describe(response: httpx.Response) -> str:
-    return f"{response.request.method} {response.request.url.path} -> {response.status_code}: {response.text[:200]}"
+    request = response.request
+    return f"{request.method} {request.url.path} -> {response.status_code}: {response.text[:200]}"

@@ -8,7 +8,8 @@ the engineer what kind of thing the customer shared.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Match
+from re import Match
+from typing import Any
 
 PASSWORD_MASK = "[REDACTED PASSWORD]"
 CODE_MASK = "[REDACTED CODE]"
@@ -51,7 +52,7 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, list):
         return [redact_value(item) for item in value]
     if isinstance(value, dict):
-        redacted: Dict[Any, Any] = {key: redact_value(item) for key, item in value.items()}
+        redacted: dict[Any, Any] = {key: redact_value(item) for key, item in value.items()}
         return redacted
     return value
 

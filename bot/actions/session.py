@@ -10,7 +10,7 @@ back from the engineer while the service still shows the handoff as open.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import (
@@ -40,18 +40,18 @@ async def engineer_holds_conversation(tracker: Tracker) -> bool:
         # Unknown: keep whatever state Rasa has, so an outage neither strands an engineer's
         # customer with the bot nor pauses a bot conversation nobody is watching.
         logger.warning("open-handoff lookup for %s failed: %s", tracker.sender_id, exc)
-        return tracker.is_paused()
+        return bool(tracker.is_paused())
 
 
-class ActionRestart(Action):
+class ActionRestart(Action):  # type: ignore[misc]  # rasa-sdk ships no type information
     """`/restart`: Rasa's default, unless an engineer holds the conversation."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_restart"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    ) -> list[EventType]:
         if await engineer_holds_conversation(tracker):
             dispatcher.utter_message(response="utter_handoff_still_open")
             # Rasa keeps predicting while the latest message is `/restart`, even when paused; the
@@ -63,16 +63,16 @@ class ActionRestart(Action):
         return [Restarted()]
 
 
-class ActionSessionStart(Action):
+class ActionSessionStart(Action):  # type: ignore[misc]  # rasa-sdk ships no type information
     """Rasa's default session start, staying paused while an engineer holds the conversation."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_session_start"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        events: List[EventType] = [SessionStarted()]
+    ) -> list[EventType]:
+        events: list[EventType] = [SessionStarted()]
         if _carries_over_slots(domain):
             events.extend(_carried_over_slots(tracker))
         # A conversation the customer never wrote in cannot have a handoff: no lookup, so new chats
@@ -85,13 +85,13 @@ class ActionSessionStart(Action):
 
 
 def _carries_over_slots(domain: DomainDict) -> bool:
-    session_config: Dict[str, Any] = domain.get("session_config") or {}
+    session_config: dict[str, Any] = domain.get("session_config") or {}
     return bool(session_config.get("carry_over_slots_to_new_session", True))
 
 
-def _carried_over_slots(tracker: Tracker) -> List[EventType]:
+def _carried_over_slots(tracker: Tracker) -> list[EventType]:
     """One `SlotSet` per slot with its latest value, like Rasa's default carries over."""
-    latest: Dict[str, Any] = {}
+    latest: dict[str, Any] = {}
     for event in tracker.applied_events():
         if event.get("event") == "slot" and event.get("name"):
             latest[event["name"]] = event.get("value")

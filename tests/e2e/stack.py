@@ -104,6 +104,7 @@ class Stack:
             HELPDESK_URL=self.helpdesk_url,
             HELPDESK_PORT=str(self.helpdesk_port),
             HELPDESK_BOT_TOKEN=self.tokens.get("bot", ""),
+            SANIC_HOST="127.0.0.1",
         )
         return env
 
@@ -143,6 +144,8 @@ class Stack:
                 [
                     str(RASA),
                     "run",
+                    "-i",
+                    "127.0.0.1",
                     "--enable-api",
                     "--auth-token",
                     self.rasa_token,
