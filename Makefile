@@ -26,7 +26,7 @@ RASA := $(CURDIR)/$(VENV_BOT)/bin/rasa
 MODELS := $(HELPDESK_DATA_DIR)/models
 DEMO_ENV := $(HELPDESK_DATA_DIR)/demo.env
 
-.PHONY: help install run train test test-service test-kb test-actions test-bot test-e2e lint bench lock clean
+.PHONY: help install run train test test-service test-kb test-actions test-bot test-e2e lint bench lock clean system-deps
 
 help:
 	@echo "make run    install what is missing, train the bot if its data changed, start everything (demo mode)"
@@ -49,6 +49,16 @@ $(VENV_BOT)/.installed: requirements/bot.txt
 
 install: $(VENV)/.installed $(VENV_BOT)/.installed
 
+# System packages the tests need: OpenLDAP's slapd (LDAP directory tests). Installed only when missing.
+SYSTEM_PACKAGES := slapd ldap-utils
+system-deps:
+	@if ! command -v slapd >/dev/null 2>&1 && ! test -x /usr/sbin/slapd; then \
+		echo "installing $(SYSTEM_PACKAGES) (LDAP directory tests)"; \
+		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
+	fi
+
 BOT_INPUTS := bot/config.yml bot/domain.yml $(shell find bot/data -name '*.yml' 2>/dev/null)
 
 # Retrains when the bot's data or config is newer than the last model; Rasa's fingerprinted training
@@ -60,6 +70,7 @@ $(MODELS)/.trained: $(BOT_INPUTS) | $(VENV_BOT)/.installed
 
 train: $(MODELS)/.trained
 
+run: export HELPDESK_DEMO ?= true
 run: install train
 	@$(VENV)/bin/helpdesk demo seed --env-file $(DEMO_ENV)
 	@$(VENV)/bin/helpdesk demo info --env-file $(DEMO_ENV)
@@ -69,7 +80,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check handoff_api knowledge_base tests bot/actions bench
 	$(VENV)/bin/mypy handoff_api
 
-test-service: $(VENV)/.installed
+test-service: $(VENV)/.installed system-deps
 	$(VENV)/bin/python -m pytest tests/service
 
 test-kb: $(VENV)/.installed

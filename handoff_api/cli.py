@@ -18,9 +18,13 @@ app = typer.Typer(help="IT help desk service.", no_args_is_help=True, pretty_exc
 users_app = typer.Typer(help="Users and their API tokens.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo mode: demo agents and tokens for `make run`.", no_args_is_help=True)
+kb_app = typer.Typer(
+    help="Knowledge-base articles as Markdown files with YAML front matter.", no_args_is_help=True
+)
 app.add_typer(users_app, name="users")
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+app.add_typer(kb_app, name="kb")
 err = Console(stderr=True)
 
 DEMO_USERS = [
@@ -190,3 +194,41 @@ def demo_info(env_file: Annotated[Path, typer.Option(help="the file `demo seed` 
         f"http://127.0.0.1:{settings.helpdesk_port}/api/v1/queues/l2",
         soft_wrap=True,
     )
+
+
+@kb_app.command("import")
+def kb_import(directory: Annotated[Path, typer.Argument(exists=True, file_okay=False)]) -> None:
+    """Create or update articles from DIR/*.md; a broken file is reported and skipped."""
+    from handoff_api.core.migrate import upgrade
+    from handoff_api.services import kb_store
+    from knowledge_base.articles import load_articles
+
+    settings = get_settings()
+    upgrade(settings.sqlalchemy_url)
+    loaded = load_articles(directory)
+    for error in loaded.errors:
+        err.print(f"[yellow]skipped: {error}[/yellow]")
+    engine = make_engine(settings.sqlalchemy_url)
+    with transaction(make_session_factory(engine)) as session:
+        created, updated = kb_store.import_articles(session, loaded.articles, "import")
+    engine.dispose()
+    err.print(f"{created} created, {updated} updated, {len(loaded.articles) - created - updated} unchanged")
+    if loaded.errors:
+        raise typer.Exit(1)
+
+
+@kb_app.command("export")
+def kb_export(directory: Annotated[Path, typer.Argument(file_okay=False)]) -> None:
+    """Write every article (drafts too) to DIR/<id>.md."""
+    from handoff_api.core.migrate import upgrade
+    from handoff_api.services import kb_store
+    from knowledge_base.articles import export_articles
+
+    settings = get_settings()
+    upgrade(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        articles = kb_store.all_articles(session)
+    engine.dispose()
+    export_articles(articles, directory)
+    err.print(f"{len(articles)} articles written to {directory}")

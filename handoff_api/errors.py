@@ -23,3 +23,7 @@ class Conflict(HelpdeskError):
 
 class Invalid(HelpdeskError):
     status_code = 422
+
+
+class Unavailable(HelpdeskError):
+    status_code = 503

@@ -9,27 +9,52 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator
+from starlette.concurrency import run_in_threadpool
 
-from handoff_api.api.routes import conversations, events, handoffs, health, queues
+from handoff_api.api.routes import (
+    conversations,
+    dev_mailbox,
+    events,
+    handoffs,
+    health,
+    identity,
+    kb,
+    pages,
+    queues,
+    ratings,
+    tickets,
+)
 from handoff_api.background import BackgroundLoops
 from handoff_api.core import logging as helpdesk_logging
 from handoff_api.core.config import Settings, get_settings
 from handoff_api.core.db import make_engine, make_session_factory
 from handoff_api.core.limits import BodySizeLimit
-from handoff_api.errors import HelpdeskError
+from handoff_api.errors import HelpdeskError, Unavailable
+from handoff_api.services.kb_index import STARTER_CORPUS, KnowledgeIndex
+from knowledge_base.embeddings import Embedder, MiniLMEmbedder
 
 
-def create_app(settings: Settings | None = None, *, background: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, background: bool = True, embedder: Embedder | None = None
+) -> FastAPI:
+    """`background=False` leaves out the broker consumer and the outbox deliverer (tests drive them)."""
     settings = settings or get_settings()
     helpdesk_logging.configure()
     engine = make_engine(settings.sqlalchemy_url)
+    sessions = make_session_factory(engine)
+    knowledge = KnowledgeIndex(sessions, embedder or MiniLMEmbedder())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loops = BackgroundLoops(settings, app.state.sessions, app.state.outbox_wakeup) if background else None
+        await run_in_threadpool(knowledge.seed_if_empty, settings.helpdesk_kb_seed_dir or STARTER_CORPUS)
+        kb_task = asyncio.create_task(knowledge.follow(warm=settings.helpdesk_kb_warm_start))
+        loops = BackgroundLoops(settings, sessions, app.state.outbox_wakeup) if background else None
         if loops:
             loops.start()
         yield
+        kb_task.cancel()
+        await asyncio.gather(kb_task, return_exceptions=True)
+        await run_in_threadpool(knowledge.wait_idle)
         if loops:
             await loops.stop()
         engine.dispose()
@@ -37,7 +62,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     app = FastAPI(title="IT help desk", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessions = make_session_factory(engine)
+    app.state.sessions = sessions
+    app.state.knowledge = knowledge
     app.state.secret_key = settings.secret_key()
     app.state.outbox_wakeup = asyncio.Event()
 
@@ -52,9 +78,24 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
 
     @app.exception_handler(HelpdeskError)
     async def _helpdesk_error(_request: Request, exc: HelpdeskError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        headers = {"Retry-After": "5"} if isinstance(exc, Unavailable) else None
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
-    for router in (health.router, handoffs.router, queues.router, conversations.router, events.router):
+    for router in (
+        health.router,
+        handoffs.router,
+        queues.router,
+        conversations.router,
+        events.router,
+        kb.router,
+        pages.router,
+        # Issue 4: identity self-service, ratings, ticket status, the dev mailbox (demo mode only).
+        identity.router,
+        ratings.router,
+        tickets.router,
+        dev_mailbox.router,
+        dev_mailbox.page_router,
+    ):
         app.include_router(router)
     if settings.helpdesk_cors_origins:
         app.add_middleware(

@@ -32,6 +32,7 @@ from typing import Annotated, Any, Literal
 
 import frontmatter
 import yaml
+from frontmatter.default_handlers import YAMLHandler
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -44,11 +45,11 @@ from pydantic import (
 __all__ = [
     "SLUG_PATTERN",
     "Article",
+    "ArticleFileError",
     "ArticleStatus",
     "LoadError",
     "LoadResult",
     "Step",
-    "ArticleFileError",
     "dump_article",
     "export_articles",
     "load_article",
@@ -135,7 +136,9 @@ def _strip_optional(value: Any) -> Any:
     return value
 
 
-StrList = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], BeforeValidator(_clean_str_list)]
+StrList = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=100)]], BeforeValidator(_clean_str_list)
+]
 OptionalText = Annotated[str | None, BeforeValidator(_strip_optional)]
 Timestamp = Annotated[dt.datetime | None, BeforeValidator(_to_datetime)]
 
@@ -284,7 +287,13 @@ def parse_article(text: str, path: Path | str = "<text>") -> Article:
         raise ArticleFileError([LoadError(path=path, field=None, message=message)])
     if "body" in metadata:
         raise ArticleFileError(
-            [LoadError(path=path, field="body", message="the body is the Markdown after the front matter, not a field")]
+            [
+                LoadError(
+                    path=path,
+                    field="body",
+                    message="the body is the Markdown after the front matter, not a field",
+                )
+            ]
         )
     stem = path.stem if path.suffix == ".md" else None
     if "id" not in metadata and stem is not None:
@@ -295,7 +304,13 @@ def parse_article(text: str, path: Path | str = "<text>") -> Article:
         raise ArticleFileError(_errors_from_validation(path, exc)) from exc
     if stem is not None and article.id != stem:
         raise ArticleFileError(
-            [LoadError(path=path, field="id", message=f"id {article.id!r} does not match the file name {path.name!r}")]
+            [
+                LoadError(
+                    path=path,
+                    field="id",
+                    message=f"id {article.id!r} does not match the file name {path.name!r}",
+                )
+            ]
         )
     return article
 
@@ -339,8 +354,12 @@ def load_articles(directory: Path | str) -> LoadResult:
 # --------------------------------------------------------------------------------------------
 
 
-class _Dumper(yaml.SafeDumper):
-    """Readable YAML: block style for multi-line text, flow style for short string lists."""
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
+    """Front matter as people write it: lists indented under their key, one line per value,
+    block style for multi-line text, flow style for tags."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -379,9 +398,16 @@ def _front_matter(article: Article) -> dict[str, Any]:
 
 def dump_article(article: Article) -> str:
     """The article as Markdown with YAML front matter; ``parse_article`` reads it back equal."""
-    post = frontmatter.Post(article.body, **_front_matter(article))
-    text = frontmatter.dumps(post, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
-    return text + "\n"
+    handler = YAMLHandler()
+    meta = handler.export(
+        _front_matter(article), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1_000_000
+    )
+    delimiter = handler.START_DELIMITER
+    return (
+        f"{delimiter}\n{meta}\n{delimiter}\n{article.body}\n"
+        if article.body
+        else f"{delimiter}\n{meta}\n{delimiter}\n"
+    )
 
 
 def export_articles(articles: Iterable[Article], directory: Path | str) -> list[Path]:

@@ -26,8 +26,8 @@ __all__ = [
     "Section",
     "SectionKind",
     "content_hash",
-    "markdown_to_text",
     "make_snippet",
+    "markdown_to_text",
     "split_sections",
 ]
 

@@ -24,12 +24,34 @@ INTERNAL_SLOTS = frozenset(
         "handoff_reason",
         "handoff_tier",
         "handoff_ticket",
+        "handoff_priority",
+        "handoff_category",
         "kb_articles_tried",
         "steps_tried",
         "session_started_metadata",
         "requested_slot",
+        # The flows' own bookkeeping (see actions/flow.py and the domain).
+        "flow_outcome",
+        "identity_goal",
+        "verification_id",
+        "verified_customer",
+        "account_lookups",
+        # Never sent anywhere: holds only a marker once the code is checked, but stay safe.
+        "otp_code",
+        "kb_candidates",
+        "kb_current",
+        "kb_query",
+        "kb_flow",
+        "setup_article",
+        "setup_step",
+        "setup_help_given",
+        "failing_step",
+        "rating_for",
+        "followup_answer",
+        "followup_email",
     }
 )
+PRIORITIES = frozenset({"p1", "p2", "p3", "p4"})
 
 # Answers to the bot's own questions say nothing about what the customer needs.
 _ANSWER_INTENTS = frozenset({"affirm", "deny"})
@@ -83,9 +105,34 @@ def build_handoff_payload(tracker: Tracker) -> dict[str, Any]:
         },
         "transcript": build_transcript(events),
     }
-    if topic_intent is not None:
-        payload["category"] = TOPIC_INTENTS[topic_intent][0]
+    failing_step = tracker.get_slot("failing_step")
+    if isinstance(failing_step, dict):
+        payload["context"]["failing_step"] = redact_value(failing_step)
+    category = _slot_text(tracker, "handoff_category")
+    if category is None and topic_intent is not None:
+        category = TOPIC_INTENTS[topic_intent][0]
+    if category is not None:
+        payload["category"] = category
+    priority = _slot_text(tracker, "handoff_priority")
+    if priority in PRIORITIES:
+        payload["priority"] = priority
+    customer = verified_customer(tracker)
+    if customer:
+        payload["customer"] = customer
     return payload
+
+
+def verified_customer(tracker: Tracker) -> dict[str, Any] | None:
+    """Who the customer is, once a one-time code proved it in this conversation."""
+    value = tracker.get_slot("verified_customer")
+    if not isinstance(value, dict) or not value.get("id"):
+        return None
+    return {
+        "id": str(value["id"]),
+        "name": value.get("name"),
+        "email": value.get("email"),
+        "verified": True,
+    }
 
 
 def build_transcript(events: Iterable[dict[str, Any]]) -> list[dict[str, str]]:

@@ -31,6 +31,7 @@ class Handoff:
     tier: str
     queue_position: int | None
     agents_online: int | None
+    first_response_due: str | None = None
 
     @classmethod
     def from_api(cls, body: dict[str, Any]) -> Handoff:
@@ -42,6 +43,7 @@ class Handoff:
                 tier=str(body.get("tier", "l2")),
                 queue_position=_optional_int(body.get("queue_position")),
                 agents_online=_optional_int(body.get("agents_online")),
+                first_response_due=(body.get("sla") or {}).get("first_response_due"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise HelpdeskUnavailable(f"unexpected handoff body: {exc!r}") from exc
@@ -52,7 +54,7 @@ def _optional_int(value: Any) -> int | None:
 
 
 class HelpdeskClient:
-    """Calls `POST /api/v1/handoffs` and `GET /api/v1/conversations/{id}/handoff`."""
+    """The handoff calls, and `call()` for the other bot routes (identity, knowledge base, tickets...)."""
 
     def __init__(
         self,
@@ -90,6 +92,17 @@ class HelpdeskClient:
         if response.status_code != 200:
             raise HelpdeskUnavailable(_describe(response))
         return Handoff.from_api(_json_object(response))
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+        """Any bot route: (status code, JSON object body or {}); transport failures raise."""
+        response = await self._request(method, path, **kwargs)
+        if response.status_code >= 500:
+            raise HelpdeskUnavailable(_describe(response))
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        return response.status_code, body if isinstance(body, dict) else {}
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._token}"}

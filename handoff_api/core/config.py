@@ -4,6 +4,7 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, computed_field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,11 @@ class Settings(BaseSettings):
     # Unset, a random key is generated once under the data dir.
     helpdesk_secret_key: str | None = None
     helpdesk_demo: bool = False
+    helpdesk_public_url: str | None = None
+    # Articles imported on the very first start; empty string: start with an empty knowledge base.
+    helpdesk_kb_seed_dir: Path | None = None
+    # Build the search index at start-up (off: on the first search; tests that never search skip it).
+    helpdesk_kb_warm_start: bool = True
 
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: str = ""
@@ -31,6 +37,36 @@ class Settings(BaseSettings):
     max_request_bytes: int = 1_000_000
     max_message_chars: int = 4000
     helpdesk_cors_origins: list[str] = Field(default_factory=list)
+
+    # --- Identity self-service for the bot (issue 4; handoff_api/identity) -----------------------
+    # Where accounts live: the built-in demo directory, or LDAP (ldap3).
+    helpdesk_directory: Literal["demo", "ldap"] = "demo"
+    ldap_url: str = "ldap://127.0.0.1:389"
+    ldap_bind_dn: str = ""
+    ldap_bind_password: str = ""
+    ldap_base_dn: str = ""
+    # An account is locked out while this attribute is present (OpenLDAP ppolicy's standard one);
+    # unlocking deletes it.
+    ldap_lock_attribute: str = "pwdAccountLockedTime"
+    ldap_timeout_seconds: float = 5.0
+    # Where mail goes: the dev mailbox in the database (readable in demo mode only), or SMTP.
+    helpdesk_mail: Literal["dev", "smtp"] = "dev"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "IT help desk <helpdesk@example.com>"
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = 10.0
+    # One-time codes: lifetime, wrong tries before self-service locks, how long it stays locked,
+    # and how many codes one account may be sent per lockout window.
+    otp_ttl_seconds: int = 600
+    otp_max_attempts: int = 3
+    otp_lockout_seconds: int = 1800
+    otp_max_codes_per_window: int = 5
+    # Where password-reset links point (the organisation's self-service password page).
+    helpdesk_reset_url: str = "https://id.example.com/reset"
+    reset_link_ttl_seconds: int = 3600
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -45,6 +81,11 @@ class Settings(BaseSettings):
         if self.rasa_events_db_url:
             return self.rasa_events_db_url
         return f"sqlite:///{(self.helpdesk_data_dir / 'rasa_events.db').resolve()}"
+
+    @property
+    def public_url(self) -> str:
+        """Where people reach the service (links to articles); behind a proxy set HELPDESK_PUBLIC_URL."""
+        return (self.helpdesk_public_url or f"http://127.0.0.1:{self.helpdesk_port}").rstrip("/")
 
     def secret_key(self) -> str:
         if self.helpdesk_secret_key:

@@ -1,6 +1,7 @@
 from alembic import context
 from sqlalchemy import pool
 
+import handoff_api.identity.models  # noqa: F401
 from handoff_api.core.db import make_engine
 from handoff_api.models import Base
 

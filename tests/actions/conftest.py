@@ -45,3 +45,18 @@ def domain() -> dict[str, Any]:
     with (BOT_DIR / "domain.yml").open() as handle:
         loaded: dict[str, Any] = yaml.safe_load(handle)
     return loaded
+
+
+@pytest.fixture
+def l2_online(service_env: HelpdeskService) -> Iterator[HelpdeskService]:
+    """An L2 engineer is online: a handoff pauses the bot at once."""
+    service_env.set_agents_online("l2", True)
+    yield service_env
+    service_env.set_agents_online("l2", False)
+
+
+@pytest.fixture
+def l2_offline(service_env: HelpdeskService) -> HelpdeskService:
+    """Nobody of L2 is online: the customer is told the expected wait and offered e-mail."""
+    service_env.set_agents_online("l2", False)
+    return service_env

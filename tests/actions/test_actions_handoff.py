@@ -24,7 +24,7 @@ def _conversation_id() -> str:
 @pytest.mark.service
 @pytest.mark.asyncio
 async def test_handoff_opens_a_ticket_tells_the_customer_and_pauses(
-    service_env: HelpdeskService, domain: dict[str, Any]
+    service_env: HelpdeskService, l2_online: HelpdeskService, domain: dict[str, Any]
 ) -> None:
     conversation_id = _conversation_id()
     tracker = conversation(conversation_id, timeline(user("can I talk to a person", "request_human")))
@@ -51,7 +51,7 @@ async def test_handoff_opens_a_ticket_tells_the_customer_and_pauses(
 @pytest.mark.service
 @pytest.mark.asyncio
 async def test_asking_twice_returns_the_same_ticket(
-    service_env: HelpdeskService, domain: dict[str, Any]
+    service_env: HelpdeskService, l2_online: HelpdeskService, domain: dict[str, Any]
 ) -> None:
     tracker = conversation(_conversation_id(), timeline(user("human please", "request_human")))
     first, second = CollectingDispatcher(), CollectingDispatcher()
@@ -108,7 +108,9 @@ async def test_two_misses_hand_over_as_low_confidence(
 
 @pytest.mark.service
 @pytest.mark.asyncio
-async def test_flows_can_choose_reason_and_tier(service_env: HelpdeskService, domain: dict[str, Any]) -> None:
+async def test_flows_can_choose_reason_and_tier(
+    service_env: HelpdeskService, l2_online: HelpdeskService, domain: dict[str, Any]
+) -> None:
     conversation_id = _conversation_id()
     tracker = conversation(
         conversation_id,

@@ -52,7 +52,7 @@ def _fresh_conversation(*extra: dict[str, Any]) -> Tracker:
 @pytest.mark.service
 @pytest.mark.asyncio
 async def test_restart_during_a_handoff_keeps_it_paused_and_open(
-    service_env: HelpdeskService, domain: dict[str, Any]
+    service_env: HelpdeskService, l2_online: HelpdeskService, domain: dict[str, Any]
 ) -> None:
     tracker = await _handed_over_conversation(domain)
     dispatcher = CollectingDispatcher()
@@ -98,7 +98,7 @@ async def test_restart_while_the_service_is_down_keeps_rasas_paused_state(
 @pytest.mark.service
 @pytest.mark.asyncio
 async def test_new_session_during_a_handoff_stays_paused(
-    service_env: HelpdeskService, domain: dict[str, Any]
+    service_env: HelpdeskService, l2_online: HelpdeskService, domain: dict[str, Any]
 ) -> None:
     tracker = await _handed_over_conversation(domain)
     dispatcher = CollectingDispatcher()

@@ -84,6 +84,8 @@ class Stack:
     helpdesk_port: int = field(default_factory=free_port)
     tokens: dict[str, str] = field(default_factory=dict)
     processes: dict[str, Process] = field(default_factory=dict)
+    # Rasa's channels; default bot/credentials.yml (tests/channels points `callback` at a stand-in).
+    credentials: Path | None = None
 
     @property
     def rasa_url(self) -> str:
@@ -156,7 +158,7 @@ class Stack:
                     "--endpoints",
                     "endpoints.yml",
                     "--credentials",
-                    "credentials.yml",
+                    str(self.credentials or "credentials.yml"),
                 ],
                 BOT_DIR,
                 env,

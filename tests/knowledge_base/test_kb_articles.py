@@ -90,7 +90,9 @@ def test_minimal_article_defaults_to_draft() -> None:
     assert article.body == "" and article.tags == [] and article.steps == []
 
 
-@pytest.mark.parametrize("bad_id", ["Has Caps", "under_score", "-leading", "trailing-", "a--b", "", "x" * 101])
+@pytest.mark.parametrize(
+    "bad_id", ["Has Caps", "under_score", "-leading", "trailing-", "a--b", "", "x" * 101]
+)
 def test_id_must_be_a_slug(bad_id: str) -> None:
     with pytest.raises(ValidationError) as info:
         Article(id=bad_id, title="T")
@@ -123,7 +125,7 @@ def test_unknown_field_is_named(tmp_path: Path) -> None:
 
 
 def test_invalid_yaml_names_file_and_line(tmp_path: Path) -> None:
-    text = "---\ntitle: T\nsteps:\n  - instruction: x\n    check: \"Done\" is shown\n---\nBody\n"
+    text = '---\ntitle: T\nsteps:\n  - instruction: x\n    check: "Done" is shown\n---\nBody\n'
     path = write(tmp_path, "broken-yaml.md", text)
     [(where, field, message)] = errors_of(path)
     assert where == path and field is None

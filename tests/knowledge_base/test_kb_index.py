@@ -86,8 +86,10 @@ def test_changed_section_is_the_only_one_re_embedded(index: HybridIndex, countin
     assert counting_embedder.documents_embedded == n_sections
     counting_embedder.reset()
 
+    version = index.version
     stats = index.upsert(vpn())  # unchanged
     assert counting_embedder.documents_embedded == 0 and stats.reused == n_sections
+    assert index.version == version  # nothing changed: no rebuild, no swap
 
     edited = vpn(body=VPN_BODY.replace("select Disconnect.", "select Disconnect, then close the app."))
     stats = index.upsert(edited)
@@ -215,3 +217,34 @@ def test_searches_during_updates_see_whole_versions(index: HybridIndex) -> None:
     assert not errors
     # every response came from one whole version: with or without the printer article
     assert seen <= {("password-reset", "vpn-windows"), ("password-reset", "printer-jam", "vpn-windows")}
+
+
+def test_texts_without_indexable_words(index: HybridIndex) -> None:
+    index.upsert_many([Article(id="the", title="The", status="published"), PASSWORD])
+    assert "the" in index
+    response = index.search("what is it")  # stop words and short words only: no BM25 terms
+    assert response.results and response.abstain
+    assert all(result.bm25_score == 0 for result in response.results)
+    assert index.search("!!! ???").abstain
+    assert ids(index.search("reset my password", mode="bm25"))[0] == "password-reset"
+
+
+def test_snippet_comes_from_the_best_section(index: HybridIndex) -> None:
+    index.upsert(vpn())
+    best = index.search("how do I disconnect from the vpn").results[0]
+    assert best.section == "Disconnecting"
+    assert best.snippet == "Right-click the padlock icon and select Disconnect."
+    steps = index.search("open the connect vpn app and check the window opens", mode="bm25").results[0]
+    assert steps.section in {"Steps", vpn().title}
+
+
+def test_apply_upserts_and_removes_in_one_swap(index: HybridIndex) -> None:
+    index.upsert_many([vpn(), PRINTER])
+    version = index.version
+    stats = index.apply(upserts=[PASSWORD, vpn(summary="Changed summary.")], removals=["printer-jam"])
+    assert index.version == version + 1
+    assert index.article_ids == ["password-reset", "vpn-windows"]
+    assert (stats.removed, stats.embedded) == (1, 1 + len(split_sections(PASSWORD, "m")))
+    assert index.get("vpn-windows") == vpn(summary="Changed summary.")
+    stats = index.apply(upserts=[PRINTER], removals=["printer-jam", "never-there"])  # removal wins
+    assert "printer-jam" not in index and stats.removed == 0 and index.version == version + 1

@@ -1,6 +1,7 @@
 """Each test gets a migrated database (SQLite, and PostgreSQL when it runs) and a small app on it."""
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from handoff_api.core.db import make_engine, make_session_factory, transaction
 from handoff_api.core.migrate import upgrade
 from handoff_api.main import create_app
 from handoff_api.services import users
+from handoff_api.services.kb_index import STARTER_CORPUS
+from knowledge_base.embeddings import MiniLMEmbedder
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "HELPDESK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -49,20 +52,40 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield from _postgres_database()
 
 
+# A few real articles: enough to search, quick to embed for every test's fresh database.
+STARTER_SAMPLE = ("password-reset", "vpn-windows", "wifi-guest")
+
+
+@pytest.fixture(scope="session")
+def embedder() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def kb_seed_dir(tmp_path: Path) -> Path:
+    seed = tmp_path / "seed-articles"
+    seed.mkdir()
+    for article_id in STARTER_SAMPLE:
+        shutil.copy(STARTER_CORPUS / f"{article_id}.md", seed / f"{article_id}.md")
+    return seed
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, kb_seed_dir: Path) -> Settings:
     upgrade(database_url)
     return Settings(
         helpdesk_data_dir=tmp_path,
         database_url=database_url,
         helpdesk_secret_key="test-secret-key",
         rasa_events_db_url=f"sqlite:///{tmp_path / 'rasa_events.db'}",
+        helpdesk_kb_seed_dir=kb_seed_dir,
+        helpdesk_kb_warm_start=False,
     )
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, background=False)) as test_client:
+def client(settings: Settings, embedder: MiniLMEmbedder) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, background=False, embedder=embedder)) as test_client:
         yield test_client
 
 

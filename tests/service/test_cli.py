@@ -22,7 +22,10 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def _client(data_dir: Path) -> TestClient:
-    return TestClient(create_app(Settings(helpdesk_data_dir=data_dir), background=False))
+    empty_corpus = data_dir / "no-articles"
+    empty_corpus.mkdir(exist_ok=True)
+    settings = Settings(helpdesk_data_dir=data_dir, helpdesk_kb_seed_dir=empty_corpus)
+    return TestClient(create_app(settings, background=False))
 
 
 def test_users_create_prints_a_working_token_once(cli_env: Path) -> None:
@@ -64,3 +67,33 @@ def test_demo_seed_is_idempotent_and_recovers_a_lost_token_file(cli_env: Path) -
             client.get("/api/v1/queues/l2", headers={"Authorization": f"Bearer {old_alice}"}).status_code
             == 401
         )
+
+
+def test_kb_export_then_import_round_trips_losslessly(cli_env: Path) -> None:
+    from handoff_api.services.kb_index import STARTER_CORPUS
+    from knowledge_base.articles import load_articles
+
+    assert CliRunner().invoke(app, ["kb", "import", str(STARTER_CORPUS)]).exit_code == 0
+    exported = cli_env / "exported"
+    assert CliRunner().invoke(app, ["kb", "export", str(exported)]).exit_code == 0
+    original = {
+        a.id: a.model_dump(exclude={"updated_at", "updated_by"})
+        for a in load_articles(STARTER_CORPUS).articles
+    }
+    again = {
+        a.id: a.model_dump(exclude={"updated_at", "updated_by"}) for a in load_articles(exported).articles
+    }
+    assert again == original and len(again) >= 40
+    second = CliRunner().invoke(app, ["kb", "import", str(exported)])
+    assert second.exit_code == 0 and "0 created, 0 updated" in second.output
+
+
+def test_kb_import_reports_a_broken_file_and_keeps_the_rest(cli_env: Path) -> None:
+    corpus = cli_env / "corpus"
+    corpus.mkdir()
+    (corpus / "good-one.md").write_text("---\ntitle: Good\nstatus: published\n---\nBody.\n")
+    (corpus / "bad-one.md").write_text("---\ntitle: Bad\nstatus: live\n---\nBody.\n")
+    result = CliRunner().invoke(app, ["kb", "import", str(corpus)])
+    assert result.exit_code == 1
+    assert "bad-one.md" in result.output and "status" in result.output
+    assert "1 created" in result.output

@@ -10,13 +10,14 @@ import pytest
 
 from handoff_api.core.config import Settings
 from handoff_api.main import create_app
+from knowledge_base.embeddings import MiniLMEmbedder
 
 from .conftest import HandoffFactory, ThreadedServer, Tokens
 
 
 @pytest.fixture
-def live(settings: Settings, tokens: Tokens) -> Iterator[ThreadedServer]:
-    server = ThreadedServer(create_app(settings, background=False)).start()
+def live(settings: Settings, tokens: Tokens, embedder: MiniLMEmbedder) -> Iterator[ThreadedServer]:
+    server = ThreadedServer(create_app(settings, background=False, embedder=embedder)).start()
     yield server
     server.stop()
 

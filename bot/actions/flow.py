@@ -1,0 +1,73 @@
+"""Small helpers the flows share: what the customer just said, hand-over slots, the rating question."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+# What a flow tells the dialogue it wants next (categorical slot `flow_outcome`, see rules.yml).
+CONTINUE = "continue"  # a question was asked: wait for the customer
+DONE = "done"  # solved: the rating question was asked
+HANDOVER = "handover"  # hand over to an engineer (handoff_* slots say why)
+COLLECT_DETAILS = "collect_details"  # gather the problem's details, then hand over
+OFFER_RESET_LINK = "offer_reset_link"  # account was not locked: offer a reset link
+USE_KB = "use_kb"  # no guided setup: answer from the knowledge base instead
+
+
+def outcome(value: str) -> SlotSet:
+    return SlotSet("flow_outcome", value)
+
+
+def latest_intent(tracker: Tracker) -> str | None:
+    name = (tracker.latest_message.get("intent") or {}).get("name")
+    return str(name) if name else None
+
+
+def latest_text(tracker: Tracker) -> str:
+    text = tracker.latest_message.get("text")
+    return text.strip() if isinstance(text, str) else ""
+
+
+def latest_entity(tracker: Tracker, entity: str) -> str | None:
+    value = next(tracker.get_latest_entity_values(entity), None)
+    return None if value is None else str(value)
+
+
+def text_of_latest_intent(tracker: Tracker, intents: set[str]) -> str:
+    """What the customer typed in their latest message of one of `intents` (e.g. the problem)."""
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        text = event.get("text")
+        if name in intents and isinstance(text, str) and not text.startswith("/"):
+            return text.strip()
+    return ""
+
+
+def hand_over(
+    reason: str, priority: str | None = None, tier: str | None = None, category: str | None = None
+) -> list[EventType]:
+    """Slots `action_handoff` reads, and the outcome that makes the rules run it next."""
+    events: list[EventType] = [SlotSet("handoff_reason", reason), outcome(HANDOVER)]
+    if priority:
+        events.append(SlotSet("handoff_priority", priority))
+    if tier:
+        events.append(SlotSet("handoff_tier", tier))
+    if category:
+        events.append(SlotSet("handoff_category", category))
+    return events
+
+
+def ask_rating(dispatcher: CollectingDispatcher, rating_for: str = "conversation") -> list[EventType]:
+    """After a solved flow (or a hand-back, with the handoff id): how did we do, 1-5?"""
+    dispatcher.utter_message(response="utter_ask_rating")
+    return [SlotSet("rating_for", rating_for), outcome(DONE)]
+
+
+def slot_list(tracker: Tracker, name: str) -> list[Any]:
+    value = tracker.get_slot(name)
+    return list(value) if isinstance(value, list) else []

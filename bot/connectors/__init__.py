@@ -1,0 +1,1 @@
+"""Rasa channel connectors of the help desk (listed in bot/credentials.yml)."""

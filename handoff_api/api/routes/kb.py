@@ -1,0 +1,185 @@
+"""The knowledge base: search for the bot and agents, articles and their history for editors."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from handoff_api import kb_schemas as schemas
+from handoff_api.api.deps import AGENT_ROLES, SessionDep, SettingsDep, require_roles
+from handoff_api.errors import NotFound, Unavailable
+from handoff_api.models import ArticleRevision, ArticleRow, KbQuery, User
+from handoff_api.services import kb_store
+from handoff_api.services.kb_index import KnowledgeIndex
+
+router = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"])
+
+Searcher = Annotated[User, Depends(require_roles("bot", "editor", *AGENT_ROLES))]
+Reader = Annotated[User, Depends(require_roles("bot", "editor", *AGENT_ROLES))]
+Editor = Annotated[User, Depends(require_roles("editor"))]
+READY_WAIT_SECONDS = 20.0
+
+
+def article_url(settings: SettingsDep, article_id: str) -> str:
+    return f"{settings.public_url}/kb/{article_id}"
+
+
+def _out(row: ArticleRow, settings: SettingsDep) -> schemas.ArticleOut:
+    return schemas.ArticleOut(
+        id=row.id,
+        title=row.title,
+        body=row.body,
+        category=row.category or None,
+        tags=row.tags,
+        applies_to=row.applies_to,
+        audience=row.audience,
+        status=row.status,
+        summary=row.summary,
+        steps=row.steps,
+        version=row.version,
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+        url=article_url(settings, row.id),
+    )
+
+
+async def _ready_index(request: Request) -> KnowledgeIndex:
+    knowledge: KnowledgeIndex = request.app.state.knowledge
+    if not knowledge.ready.is_set():
+        if not request.app.state.settings.helpdesk_kb_warm_start:
+            await run_in_threadpool(knowledge.refresh)
+        if not await run_in_threadpool(knowledge.ready.wait, READY_WAIT_SECONDS):
+            raise Unavailable("the knowledge base is still loading; retry in a few seconds")
+    return knowledge
+
+
+@router.get("/search", response_model=schemas.SearchOut)
+async def search(
+    request: Request,
+    user: Searcher,
+    settings: SettingsDep,
+    q: Annotated[
+        str, Query(min_length=1, max_length=1000, description="the question, in the customer's words")
+    ],
+    k: Annotated[int, Query(ge=1, le=20)] = 5,
+) -> schemas.SearchOut:
+    knowledge = await _ready_index(request)
+    found = await run_in_threadpool(knowledge.search, q, k)
+    hits = []
+    for result in found.results:
+        article = knowledge.index.get(result.article_id)
+        hits.append(
+            schemas.SearchHit(
+                article_id=result.article_id,
+                title=result.title,
+                score=round(result.score, 4),
+                snippet=result.snippet,
+                section=result.section,
+                url=article_url(settings, result.article_id),
+                summary=article.summary if article else None,
+                has_steps=bool(article and article.steps),
+            )
+        )
+    if user.role == "bot":
+        top = found.results[0] if found.results else None
+        await run_in_threadpool(
+            _log_query, request, q, found.abstain, top.article_id if top else None, top.score if top else None
+        )
+    return schemas.SearchOut(results=hits, abstain=found.abstain)
+
+
+def _log_query(
+    request: Request, text: str, abstained: bool, article_id: str | None, score: float | None
+) -> None:
+    with request.app.state.sessions() as session, session.begin():
+        session.add(
+            KbQuery(
+                text=text, abstained=abstained, top_article_id=article_id, top_score=score, asked_by="bot"
+            )
+        )
+
+
+@router.get("/articles", response_model=list[schemas.ArticleSummaryOut])
+def list_articles(
+    session: SessionDep,
+    _user: Annotated[User, Depends(require_roles("editor", *AGENT_ROLES))],
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    status_filter: Annotated[str | None, Query(alias="status", pattern="^(draft|published)$")] = None,
+) -> list[schemas.ArticleSummaryOut]:
+    return [
+        schemas.ArticleSummaryOut(
+            id=row.id,
+            title=row.title,
+            category=row.category or None,
+            status=row.status,
+            version=row.version,
+            updated_at=row.updated_at,
+            updated_by=row.updated_by,
+        )
+        for row in kb_store.listing(session, q, status_filter)
+    ]
+
+
+@router.post("/articles", response_model=schemas.ArticleOut, status_code=status.HTTP_201_CREATED)
+def create_article(
+    body: schemas.ArticleCreate, session: SessionDep, editor: Editor, settings: SettingsDep, request: Request
+) -> schemas.ArticleOut:
+    row = kb_store.create(session, body.model_dump(mode="json"), editor.name)
+    return _out(row, settings)
+
+
+@router.get("/articles/{article_id}", response_model=schemas.ArticleOut)
+def read_article(
+    article_id: str, session: SessionDep, user: Reader, settings: SettingsDep
+) -> schemas.ArticleOut:
+    row = kb_store.get(session, article_id)
+    if row.status != "published" and user.role not in ("editor", "lead"):
+        raise NotFound(f"article {article_id} does not exist")
+    return _out(row, settings)
+
+
+@router.put("/articles/{article_id}", response_model=schemas.ArticleOut)
+def update_article(
+    article_id: str, body: schemas.ArticleUpdate, session: SessionDep, editor: Editor, settings: SettingsDep
+) -> schemas.ArticleOut:
+    fields = body.model_dump(mode="json", exclude_unset=True, exclude={"version"})
+    row = kb_store.update(session, article_id, fields, body.version, editor.name)
+    return _out(row, settings)
+
+
+@router.delete("/articles/{article_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_article(
+    article_id: str,
+    session: SessionDep,
+    editor: Editor,
+    version: Annotated[
+        int | None, Query(ge=1, description="the version being deleted; stale gets 409")
+    ] = None,
+) -> Response:
+    kb_store.delete(session, article_id, version, editor.name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/articles/{article_id}/revisions", response_model=list[schemas.RevisionOut])
+def list_revisions(article_id: str, session: SessionDep, _editor: Editor) -> list[schemas.RevisionOut]:
+    return [_revision_out(r) for r in kb_store.revisions(session, article_id)]
+
+
+@router.post("/articles/{article_id}/revisions/{revision_id}/restore", response_model=schemas.ArticleOut)
+def restore_revision(
+    article_id: str, revision_id: int, session: SessionDep, editor: Editor, settings: SettingsDep
+) -> schemas.ArticleOut:
+    return _out(kb_store.restore(session, article_id, revision_id, editor.name), settings)
+
+
+def _revision_out(revision: ArticleRevision) -> schemas.RevisionOut:
+    return schemas.RevisionOut(
+        id=revision.id,
+        article_id=revision.article_id,
+        version=revision.version,
+        action=revision.action,
+        changed_fields=revision.changed_fields,
+        at=revision.at,
+        by=revision.by,
+        snapshot=revision.snapshot,
+    )

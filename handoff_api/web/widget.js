@@ -1,0 +1,24 @@
+// The IT help desk chat widget. Embed it with one tag:
+//   <script src="https://helpdesk.example.com/widget.js" data-rasa-url="https://bot.example.com" defer></script>
+// Optional attributes: data-title, data-open="true" (start open), data-lang.
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script || window.__helpdeskWidgetLoaded) return;
+  window.__helpdeskWidgetLoaded = true;
+  var base = new URL(".", script.src);
+  var data = script.dataset;
+  var config = {
+    rasaUrl: data.rasaUrl || base.protocol + "//" + base.hostname + ":5005",
+    title: data.title || "IT help desk",
+    startOpen: data.open === "true",
+    socketPath: data.socketPath || "/socket.io",
+  };
+  function start() {
+    import(new URL("web/widget/widget.mjs", base).href)
+      .then(function (module) { module.mount(config); })
+      .catch(function (error) { console.error("help desk widget failed to load", error); });
+  }
+  if (document.body) start();
+  else document.addEventListener("DOMContentLoaded", start);
+})();

@@ -1,0 +1,62 @@
+// The conversation kept in localStorage, so a reload (or a new tab) shows it and resumes the same
+// Rasa session id.
+const MAX_MESSAGES = 200;
+
+function newId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function fresh() {
+  return { sessionId: newId(), messages: [], open: false, engineer: null, waiting: null };
+}
+
+export class ChatStore {
+  constructor(key) {
+    this.key = key;
+    this.state = this.load();
+  }
+
+  load() {
+    try {
+      const saved = JSON.parse(localStorage.getItem(this.key) || "null");
+      if (saved && typeof saved.sessionId === "string" && Array.isArray(saved.messages)) return { ...fresh(), ...saved };
+    } catch {
+      // Storage blocked or corrupt: start a new conversation.
+    }
+    return fresh();
+  }
+
+  save() {
+    try {
+      localStorage.setItem(this.key, JSON.stringify(this.state));
+    } catch {
+      // Private mode or full: the chat still works, it just won't survive a reload.
+    }
+  }
+
+  update(fields) {
+    Object.assign(this.state, fields);
+    this.save();
+  }
+
+  /** Adds a message and returns its index. */
+  push(message) {
+    const messages = this.state.messages;
+    messages.push({ ...message, at: new Date().toISOString() });
+    if (messages.length > MAX_MESSAGES) messages.splice(0, messages.length - MAX_MESSAGES);
+    this.save();
+    return messages.length - 1;
+  }
+
+  answer(index) {
+    const message = this.state.messages[index];
+    if (message) message.answered = true;
+    this.save();
+  }
+
+  reset() {
+    this.state = { ...fresh(), open: this.state.open };
+    this.save();
+  }
+}

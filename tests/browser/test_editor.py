@@ -1,0 +1,92 @@
+"""The knowledge editor in a real browser: a safe preview, draft then publish, what the bot would answer,
+a conflicting edit, revisions with a diff and a restore."""
+
+import re
+import uuid
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.e2e.stack import Stack
+
+from .conftest import screenshot, script_errors
+from .ui import Editor
+
+BODY = """## Before you call us
+
+1. Check the **power** cable and the *network* light.
+2. <script>window.__pwned = 5</script>
+3. Print a test page: `Settings > Printers`.
+
+[bad link](javascript:window.__pwned=6) and [the printer guide](https://example.com/printers)
+<img src=x onerror="window.__pwned = 7">
+"""
+
+
+def test_edit_preview_publish_and_history(stack: Stack, page: Page, tmp_path: Path) -> None:
+    errors = script_errors(page)
+    editor = Editor(page, stack).sign_in("erin")
+    word = f"zorblax{uuid.uuid4().hex[:6]}"  # a word no other article has
+    title = f"The {word} label printer shows offline"
+    question = f"my {word} label printer says offline"
+
+    # New article: the preview renders Markdown and keeps markup as text.
+    page.get_by_role("button", name="New article").click()
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("Category").fill("printing")
+    page.get_by_label("Body (Markdown)").fill(BODY)
+    preview = page.get_by_role("region", name="Preview")
+    expect(preview.get_by_role("heading", name="Before you call us")).to_be_visible()
+    expect(preview.locator("strong")).to_have_text("power")
+    expect(preview.locator("li").nth(1)).to_have_text("<script>window.__pwned = 5</script>")
+    expect(preview.get_by_role("link", name="the printer guide")).to_have_attribute(
+        "href", "https://example.com/printers"
+    )
+    expect(preview.get_by_role("link", name="bad link")).to_have_count(0)
+    assert preview.locator("script, img").count() == 0
+
+    # A draft is not what the bot answers with; once published, it is.
+    page.get_by_role("button", name="Save draft", exact=True).click()
+    expect(page.locator("#article-meta .pill")).to_have_text("draft")
+    expect(editor.ask_bot(question)).not_to_contain_text(f"answer with “{title}”")
+    page.get_by_role("button", name="Publish", exact=True).click()
+    expect(page.locator("#article-meta .pill")).to_have_text("published")
+    expect(page.locator("#article-list")).to_contain_text(title)
+    expect(editor.ask_bot(question).locator(".answers")).to_have_text(
+        f"The bot would answer with “{title}”.", timeout=5_000
+    )
+    screenshot(page, "editor", tmp_path)
+
+    # Someone else saves first: the editor is told, keeps its text, and can load theirs.
+    article_id = page.locator("#article-meta").inner_text().split()[1]
+    erin = {"Authorization": f"Bearer {stack.tokens['erin']}"}
+    current = httpx.get(f"{stack.helpdesk_url}/api/v1/kb/articles/{article_id}", headers=erin).json()
+    theirs = httpx.put(
+        f"{stack.helpdesk_url}/api/v1/kb/articles/{article_id}",
+        headers=erin,
+        json={"version": current["version"], "title": f"{title} (their edit)"},
+    )
+    assert theirs.status_code == 200, theirs.text
+    page.get_by_label("Summary").fill("My summary")
+    page.get_by_role("button", name="Save and publish").click()
+    conflict = page.get_by_role("alert").filter(has_text="Someone else changed this article")
+    expect(conflict).to_be_visible()
+    expect(page.get_by_label("Summary")).to_have_value("My summary")
+    conflict.get_by_role("button", name="Load theirs").click()
+    expect(page.get_by_label("Title")).to_have_value(f"{title} (their edit)")
+
+    # Revisions: compare the first one with the editor's text, then restore it.
+    page.get_by_label("Body (Markdown)").fill(BODY.replace("power", "mains"))
+    page.locator("#revisions summary").click()
+    first = page.locator("#revision-list li", has_text="v1 ")
+    first.get_by_role("button", name="Compare with the editor").click()
+    diff = page.locator("#diff")
+    expect(diff.locator("li.del")).to_contain_text("**power**")
+    expect(diff.locator("li.add")).to_contain_text("**mains**")
+    expect(page.locator("#diff-title")).to_have_text(re.compile(r"2 lines changed"))
+    first.get_by_role("button", name="Restore v1").click()
+    expect(page.get_by_label("Title")).to_have_value(title)
+    expect(page.get_by_label("Body (Markdown)")).to_have_value(BODY)
+    assert page.evaluate("() => window.__pwned === undefined")
+    assert errors == []

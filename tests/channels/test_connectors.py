@@ -1,0 +1,116 @@
+"""The channel connectors: the effective credentials file, the widget's socket.io output, Telegram pushes."""
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from connectors import credentials
+from connectors.messengers import TelegramInput
+from connectors.website import WebsiteInput, WebsiteOutput
+from rasa.core.channels.telegram import TelegramOutput
+from rasa.core.run import create_http_input_channels
+
+MESSENGERS_ENV = {
+    "TELEGRAM_ACCESS_TOKEN": "123456:test-token",
+    "TELEGRAM_BOT_NAME": "helpdesk_bot",
+    "TELEGRAM_WEBHOOK_URL": "https://bot.example.com/webhooks/telegram/webhook",
+    "FACEBOOK_VERIFY_TOKEN": "verify-me",
+    "FACEBOOK_APP_SECRET": "app-secret",
+    "FACEBOOK_PAGE_ACCESS_TOKEN": "page-token",
+    "SLACK_BOT_TOKEN": "xoxb-test",
+    "SLACK_SIGNING_SECRET": "signing-secret",
+    "CALLBACK_URL": "http://127.0.0.1:9/messages",
+}
+
+
+def test_no_messenger_unless_configured(tmp_path: Path) -> None:
+    out = tmp_path / "credentials.yml"
+    credentials.write(credentials.effective(credentials.BASE, {}), out)
+    channels = create_http_input_channels(None, str(out))
+    assert sorted(channel.name() for channel in channels) == ["rest", "socketio"]
+    assert any(isinstance(channel, WebsiteInput) for channel in channels)
+
+
+def test_every_messenger_from_the_environment(tmp_path: Path) -> None:
+    out = tmp_path / "credentials.yml"
+    credentials.write(credentials.effective(credentials.BASE, MESSENGERS_ENV), out)
+    assert out.stat().st_mode & 0o777 == 0o600, "the file holds secrets"
+    document = yaml.safe_load(out.read_text())
+    assert document["connectors.messengers.TelegramInput"]["access_token"] == "123456:test-token"
+    assert document["slack"] == {"slack_token": "xoxb-test", "slack_signing_secret": "signing-secret"}
+    channels = {channel.name(): channel for channel in create_http_input_channels(None, str(out))}
+    assert sorted(channels) == ["callback", "facebook", "rest", "slack", "socketio", "telegram"]
+    assert isinstance(channels["telegram"], TelegramInput)
+
+
+def test_a_half_configured_messenger_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(credentials.PartialConfiguration, match="SLACK_SIGNING_SECRET"):
+        credentials.configured({"SLACK_BOT_TOKEN": "xoxb-test"})
+    env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": " ", "CALLBACK_URL": "http://x"}
+    with pytest.raises(credentials.PartialConfiguration):
+        credentials.configured(env)
+
+
+def test_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    for name in MESSENGERS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CALLBACK_URL", "http://127.0.0.1:9/messages")
+    monkeypatch.setenv("CALLBACK_TOKEN", "shared-secret")
+    out = tmp_path / "var" / "credentials.yml"
+    assert credentials.main(["--out", str(out)]) == 0
+    assert yaml.safe_load(out.read_text())["callback"] == {
+        "url": "http://127.0.0.1:9/messages",
+        "token": "shared-secret",
+    }
+    assert "callback" in capsys.readouterr().err
+    monkeypatch.setenv("TELEGRAM_ACCESS_TOKEN", "123456:test-token")
+    assert credentials.main(["--out", str(out)]) == 2
+
+
+class FakeSocketServer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any, str]] = []
+
+    async def emit(self, event: str, data: Any = None, room: str = "", **_: Any) -> None:
+        self.sent.append((event, data, room))
+
+
+@pytest.mark.asyncio
+async def test_the_widget_gets_the_engineers_name_with_the_message() -> None:
+    sio = FakeSocketServer()
+    output = WebsiteOutput(sio, "bot_uttered")  # type: ignore[arg-type]
+    # What Rasa makes of the service's event: BotUttered.message() merges metadata into the message.
+    alice = {"name": "alice", "tier": "l2"}
+    reply = "Hi, Alice here.\n\nWhat's up?"
+    await output.send_response("conv-1", {"text": reply, "agent": alice, "helpdesk_message_id": 3})
+    await output.send_response("conv-1", {"text": "Hello!\n\nHow can I help?"})
+    assert sio.sent == [
+        ("bot_uttered", {"text": reply, "agent": alice}, "conv-1"),
+        ("bot_uttered", {"text": "Hello!"}, "conv-1"),
+        ("bot_uttered", {"text": "How can I help?"}, "conv-1"),
+    ]
+    channel = WebsiteInput.from_credentials({"session_persistence": True})
+    assert channel.name() == "socketio"
+    with pytest.warns(UserWarning, match="cannot be recreated"):
+        assert channel.get_output_channel() is None  # no socket.io server yet
+    channel.sio = sio  # type: ignore[assignment]
+    assert isinstance(channel.get_output_channel(), WebsiteOutput)
+
+
+@pytest.mark.asyncio
+async def test_telegram_pushes_from_inside_the_running_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    registered: list[str] = []
+
+    async def set_webhook(_self: TelegramOutput, url: str) -> None:
+        registered.append(url)
+
+    monkeypatch.setattr(TelegramOutput, "set_webhook", set_webhook)
+    channel = TelegramInput("123456:test-token", "helpdesk_bot", "https://bot.example.com/hook")
+    # Start-up (no running loop): Rasa's blueprint registers the webhook.
+    await asyncio.to_thread(channel.get_output_channel)
+    assert registered == ["https://bot.example.com/hook"]
+    # An engineer's reply, inside the server's loop: Rasa's own class would call asyncio.run here.
+    output = channel.get_output_channel()
+    assert isinstance(output, TelegramOutput) and registered == ["https://bot.example.com/hook"]

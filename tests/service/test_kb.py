@@ -1,0 +1,179 @@
+"""The knowledge-base API: editors change what the bot answers, live; search knows when it doesn't know."""
+
+import time
+
+from fastapi.testclient import TestClient
+
+from handoff_api.core.config import Settings
+from handoff_api.main import create_app
+from knowledge_base.embeddings import MiniLMEmbedder
+
+from .conftest import Tokens
+
+NEW_ARTICLE = {
+    "title": "Book a meeting room with the room display",
+    "body": "## Steps\n\nTap the display outside the room, choose a time slot and confirm with your badge.",
+    "category": "collaboration",
+    "tags": ["meeting room", "booking"],
+    "summary": "Tap the room display, pick a slot, confirm with your badge.",
+    "status": "published",
+}
+
+
+def _search(client: TestClient, tokens: Tokens, q: str, role: str = "bot") -> dict[str, object]:
+    response = client.get("/api/v1/kb/search", params={"q": q}, headers=tokens.auth(role))
+    assert response.status_code == 200, response.text
+    result: dict[str, object] = response.json()
+    return result
+
+
+def _wait_for(predicate: object, timeout: float = 2.0) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if predicate():  # type: ignore[operator]
+            return time.monotonic() - started
+        time.sleep(0.02)
+    raise AssertionError(f"not true within {timeout} s")
+
+
+def test_search_answers_from_the_starter_corpus(client: TestClient, tokens: Tokens) -> None:
+    found = _search(client, tokens, "I forgot my password, how do I reset it?")
+    assert found["abstain"] is False
+    top = found["results"][0]  # type: ignore[index]
+    assert top["article_id"] == "password-reset"
+    assert top["url"].endswith("/kb/password-reset") and top["snippet"] and top["summary"]
+    assert isinstance(top["has_steps"], bool)
+
+
+def test_questions_from_outside_it_abstain(client: TestClient, tokens: Tokens) -> None:
+    for question in ("what's the weather in Paris tomorrow", "best pizza restaurant near the office"):
+        assert _search(client, tokens, question)["abstain"] is True, question
+
+
+def test_a_published_article_is_answered_within_two_seconds(client: TestClient, tokens: Tokens) -> None:
+    question = "how do I book a meeting room on the display outside"
+    assert all(
+        r["article_id"] != "book-a-meeting-room-with-the-room-display"
+        for r in _search(client, tokens, question)["results"]
+    )  # type: ignore[union-attr]
+    created = client.post("/api/v1/kb/articles", json=NEW_ARTICLE, headers=tokens.auth("editor"))
+    assert created.status_code == 201, created.text
+    article_id = created.json()["id"]
+    assert article_id == "book-a-meeting-room-with-the-room-display"
+    took = _wait_for(lambda: _search(client, tokens, question)["results"][0]["article_id"] == article_id)  # type: ignore[index]
+    assert took < 2.0
+
+    # Back to draft: the bot stops answering with it.
+    update = client.put(
+        f"/api/v1/kb/articles/{article_id}",
+        json={"version": 1, "status": "draft"},
+        headers=tokens.auth("editor"),
+    )
+    assert update.status_code == 200 and update.json()["version"] == 2
+    _wait_for(
+        lambda: all(r["article_id"] != article_id for r in _search(client, tokens, question)["results"])
+    )  # type: ignore[union-attr]
+
+
+def test_a_stale_edit_gets_409_and_nothing_is_overwritten(client: TestClient, tokens: Tokens) -> None:
+    article = client.get("/api/v1/kb/articles/vpn-windows", headers=tokens.auth("editor")).json()
+    first = client.put(
+        "/api/v1/kb/articles/vpn-windows",
+        json={"version": article["version"], "summary": "Open Connect VPN and sign in."},
+        headers=tokens.auth("editor"),
+    )
+    assert first.status_code == 200
+    stale = client.put(
+        "/api/v1/kb/articles/vpn-windows",
+        json={"version": article["version"], "summary": "An edit from an old copy."},
+        headers=tokens.auth("editor"),
+    )
+    assert stale.status_code == 409 and "reload" in stale.json()["detail"]
+    now = client.get("/api/v1/kb/articles/vpn-windows", headers=tokens.auth("editor")).json()
+    assert now["summary"] == "Open Connect VPN and sign in." and now["version"] == article["version"] + 1
+
+
+def test_revisions_record_who_and_what_and_restore_brings_back_a_version(
+    client: TestClient, tokens: Tokens
+) -> None:
+    original = client.get("/api/v1/kb/articles/wifi-guest", headers=tokens.auth("editor")).json()
+    client.put(
+        "/api/v1/kb/articles/wifi-guest",
+        json={"version": original["version"], "title": "Guest Wi-Fi vouchers"},
+        headers=tokens.auth("editor"),
+    )
+    revisions = client.get("/api/v1/kb/articles/wifi-guest/revisions", headers=tokens.auth("editor")).json()
+    assert [r["action"] for r in revisions] == ["created", "updated"]
+    assert revisions[-1]["changed_fields"] == ["title"] and revisions[-1]["by"] == "agent-editor"
+    restored = client.post(
+        f"/api/v1/kb/articles/wifi-guest/revisions/{revisions[0]['id']}/restore",
+        headers=tokens.auth("editor"),
+    )
+    assert restored.status_code == 200
+    assert (
+        restored.json()["title"] == original["title"]
+        and restored.json()["version"] == original["version"] + 2
+    )
+
+    deleted = client.delete("/api/v1/kb/articles/wifi-guest", headers=tokens.auth("editor"))
+    assert deleted.status_code == 204
+    assert client.get("/api/v1/kb/articles/wifi-guest", headers=tokens.auth("editor")).status_code == 404
+    history = client.get("/api/v1/kb/articles/wifi-guest/revisions", headers=tokens.auth("editor")).json()
+    back = client.post(
+        f"/api/v1/kb/articles/wifi-guest/revisions/{history[-2]['id']}/restore", headers=tokens.auth("editor")
+    )
+    assert back.status_code == 200 and back.json()["title"] == original["title"]
+
+
+def test_writes_need_the_editor_role_and_bad_input_names_the_field(
+    client: TestClient, tokens: Tokens
+) -> None:
+    for role in ("bot", "l2", "lead"):
+        assert (
+            client.post("/api/v1/kb/articles", json=NEW_ARTICLE, headers=tokens.auth(role)).status_code == 403
+        )
+    assert client.post("/api/v1/kb/articles", json=NEW_ARTICLE).status_code == 401
+    missing = client.post("/api/v1/kb/articles", json={"title": "x"}, headers=tokens.auth("editor"))
+    assert missing.status_code == 422 and missing.json()["detail"][0]["loc"] == ["body", "body"]
+    bad_status = client.post(
+        "/api/v1/kb/articles", json={**NEW_ARTICLE, "status": "live"}, headers=tokens.auth("editor")
+    )
+    assert bad_status.status_code == 422 and bad_status.json()["detail"][0]["loc"] == ["body", "status"]
+    bad_id = client.post(
+        "/api/v1/kb/articles", json={**NEW_ARTICLE, "id": "Not A Slug"}, headers=tokens.auth("editor")
+    )
+    assert bad_id.status_code == 422 and bad_id.json()["detail"][0]["loc"] == ["body", "id"]
+    duplicate = client.post(
+        "/api/v1/kb/articles", json={**NEW_ARTICLE, "id": "vpn-windows"}, headers=tokens.auth("editor")
+    )
+    assert duplicate.status_code == 409
+    assert client.get("/api/v1/kb/search", params={"q": ""}, headers=tokens.auth("bot")).status_code == 422
+
+
+def test_drafts_are_invisible_to_the_bot(client: TestClient, tokens: Tokens) -> None:
+    draft = client.post(
+        "/api/v1/kb/articles", json={**NEW_ARTICLE, "status": "draft"}, headers=tokens.auth("editor")
+    )
+    article_id = draft.json()["id"]
+    assert client.get(f"/api/v1/kb/articles/{article_id}", headers=tokens.auth("bot")).status_code == 404
+    assert client.get(f"/api/v1/kb/articles/{article_id}", headers=tokens.auth("editor")).status_code == 200
+    assert client.get("/api/v1/kb/articles/vpn-windows", headers=tokens.auth("bot")).json()["steps"]
+
+
+def test_another_worker_answers_with_the_change_within_two_seconds(
+    client: TestClient, tokens: Tokens, settings: Settings, embedder: MiniLMEmbedder
+) -> None:
+    question = "how do I book a meeting room on the display outside"
+    with TestClient(create_app(settings, background=False, embedder=embedder)) as other_worker:
+        # Both workers have built their index (the model loads once per test session).
+        assert (
+            _search(other_worker, tokens, question)["results"][0]["article_id"]
+            != "book-a-meeting-room-with-the-room-display"
+        )  # type: ignore[index]
+        _search(client, tokens, question)
+        created = client.post("/api/v1/kb/articles", json=NEW_ARTICLE, headers=tokens.auth("editor"))
+        article_id = created.json()["id"]
+        took = _wait_for(
+            lambda: _search(other_worker, tokens, question)["results"][0]["article_id"] == article_id  # type: ignore[index]
+        )
+    assert took < 2.0
