@@ -8,7 +8,7 @@ from handoff_api.core.config import Settings
 from handoff_api.main import create_app
 from knowledge_base.embeddings import MiniLMEmbedder
 
-from .conftest import Tokens
+from .conftest import HandoffFactory, Tokens
 
 NEW_ARTICLE = {
     "title": "Book a meeting room with the room display",
@@ -177,3 +177,55 @@ def test_another_worker_answers_with_the_change_within_two_seconds(
             lambda: _search(other_worker, tokens, question)["results"][0]["article_id"] == article_id  # type: ignore[index]
         )
     assert took < 2.0
+
+
+def test_knowledge_gaps_group_unanswered_questions_and_become_drafts(
+    client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory
+) -> None:
+    for question in (
+        "how do I expense a taxi ride",
+        "expense claim for a taxi?",
+        "what's the weather in Oslo",
+    ):
+        assert _search(client, tokens, question)["abstain"] is True
+    _search(client, tokens, "reset my password")  # answered: not a gap
+    _search(client, tokens, "how do I claim expenses for a cab", role="l2")  # agents' searches are not logged
+    gaps = client.get("/api/v1/kb/gaps", headers=tokens.auth("editor")).json()
+    grouped = {g["example"]: g for g in gaps["unanswered"]}
+    taxi = next(g for g in grouped.values() if "taxi" in g["example"])
+    assert taxi["count"] == 2 and set(taxi["questions"]) == {
+        "how do I expense a taxi ride",
+        "expense claim for a taxi?",
+    }
+    assert sum(g["count"] for g in gaps["unanswered"]) == 3
+    draft = client.post(
+        "/api/v1/kb/gaps/draft", json={"questions": taxi["questions"]}, headers=tokens.auth("editor")
+    )
+    assert draft.status_code == 201 and draft.json()["status"] == "draft"
+    assert "expense claim for a taxi?" in draft.json()["body"]
+    assert client.get("/api/v1/kb/gaps", headers=tokens.auth("l2")).status_code == 403
+
+    handoff = handoff_factory.create(
+        "conv-gap",
+        reason="kb_no_answer",
+        context={
+            "intent": "report_issue",
+            "kb_articles_tried": [{"article_id": "vpn-windows", "verdict": "not_helpful"}],
+        },
+    )
+    gaps = client.get("/api/v1/kb/gaps", headers=tokens.auth("lead")).json()
+    assert [h["number"] for h in gaps["handoffs_without_help"]] == [handoff["number"]]
+    base = f"/api/v1/handoffs/{handoff['id']}"
+    assert (
+        client.post(f"/api/v1/kb/drafts/from-handoff/{handoff['id']}", headers=tokens.auth("l2")).status_code
+        == 409
+    )
+    client.post(f"{base}/claim", headers=tokens.auth("l2"))
+    client.post(
+        f"{base}/resolve",
+        json={"resolution": "Reinstalled the VPN profile from the Company Portal."},
+        headers=tokens.auth("l2"),
+    )
+    drafted = client.post(f"/api/v1/kb/drafts/from-handoff/{handoff['id']}", headers=tokens.auth("l2"))
+    assert drafted.status_code == 201 and "Reinstalled the VPN profile" in drafted.json()["body"]
+    assert drafted.json()["status"] == "draft" and drafted.json()["updated_by"] == "agent-l2"

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from handoff_api import kb_schemas as schemas
-from handoff_api.api.deps import AGENT_ROLES, SessionDep, SettingsDep, require_roles
-from handoff_api.errors import NotFound, Unavailable
+from handoff_api.api.deps import AGENT_ROLES, SessionDep, SettingsDep, check_tier, require_roles
+from handoff_api.errors import Conflict, NotFound, Unavailable
 from handoff_api.models import ArticleRevision, ArticleRow, KbQuery, User
-from handoff_api.services import kb_store
+from handoff_api.services import handoffs, kb_gaps, kb_store
 from handoff_api.services.kb_index import KnowledgeIndex
 
 router = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"])
@@ -183,3 +183,66 @@ def _revision_out(revision: ArticleRevision) -> schemas.RevisionOut:
         by=revision.by,
         snapshot=revision.snapshot,
     )
+
+
+GapReader = Annotated[User, Depends(require_roles("editor", "lead"))]
+
+
+@router.get("/gaps", response_model=schemas.GapsOut)
+async def knowledge_gaps(
+    request: Request, _user: GapReader, days: Annotated[int, Query(ge=1, le=365)] = 30
+) -> schemas.GapsOut:
+    """Unanswered questions grouped by meaning, and handoffs no article helped."""
+    knowledge: KnowledgeIndex = request.app.state.knowledge
+
+    def collect() -> schemas.GapsOut:
+        with request.app.state.sessions() as session:
+            groups = kb_gaps.unanswered_groups(session, knowledge.index.embedder, days)
+            handoffs = kb_gaps.handoffs_without_help(session, days)
+            return schemas.GapsOut(
+                unanswered=[schemas.GapGroup.model_validate(g) for g in groups],
+                handoffs_without_help=[
+                    schemas.GapHandoff(
+                        handoff_id=h.id,
+                        number=h.number,
+                        summary=h.summary,
+                        reason=h.reason,
+                        articles_tried=h.context.get("kb_articles_tried") or [],
+                    )
+                    for h in handoffs
+                ],
+            )
+
+    return await run_in_threadpool(collect)
+
+
+@router.post("/gaps/draft", response_model=schemas.ArticleOut, status_code=status.HTTP_201_CREATED)
+def draft_from_gap(
+    body: schemas.DraftFromGap, session: SessionDep, editor: Editor, settings: SettingsDep
+) -> schemas.ArticleOut:
+    fields = kb_gaps.draft_from_questions(body.questions)
+    if body.title:
+        fields["title"] = body.title
+    return _out(kb_store.create(session, fields, editor.name), settings)
+
+
+@router.post(
+    "/drafts/from-handoff/{handoff_id}",
+    response_model=schemas.ArticleOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def draft_from_resolution(
+    handoff_id: int,
+    session: SessionDep,
+    user: Annotated[User, Depends(require_roles("editor", *AGENT_ROLES))],
+    settings: SettingsDep,
+) -> schemas.ArticleOut:
+    """An agent's resolution becomes a draft article for the editors."""
+    handoff = handoffs.get(session, handoff_id)
+    if user.role != "editor":
+        check_tier(user, handoff)
+    if handoff.status != "resolved":
+        raise Conflict(
+            f"handoff {handoff.number} is not resolved yet; its resolution is what the draft is made of"
+        )
+    return _out(kb_store.create(session, kb_gaps.draft_from_handoff(handoff), user.name), settings)
