@@ -26,7 +26,7 @@ RASA := $(CURDIR)/$(VENV_BOT)/bin/rasa
 MODELS := $(HELPDESK_DATA_DIR)/models
 DEMO_ENV := $(HELPDESK_DATA_DIR)/demo.env
 
-.PHONY: help install run train test test-service test-kb test-actions test-bot test-e2e lint bench lock clean system-deps
+.PHONY: help install run train test test-service test-kb test-actions test-bot test-e2e lint bench lock clean system-deps test-browser test-channels screenshots
 
 help:
 	@echo "make run    install what is missing, train the bot if its data changed, start everything (demo mode)"
@@ -77,7 +77,7 @@ run: install train
 	$(VENV)/bin/honcho -f Procfile -e $(DEMO_ENV) start
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check handoff_api knowledge_base tests bot/actions bench
+	$(VENV)/bin/ruff check handoff_api knowledge_base tests bot/actions bot/connectors bench
 	$(VENV)/bin/mypy handoff_api
 
 test-service: $(VENV)/.installed system-deps
@@ -96,7 +96,26 @@ test-bot: train
 test-e2e: install train
 	$(VENV)/bin/python -m pytest tests/e2e
 
-test: lint test-service test-kb test-actions test-bot test-e2e
+# Messenger channels: the connectors (in Rasa's environment) and the handoff loop over `callback`.
+test-channels: install train
+	$(VENV_BOT)/bin/python -m pytest tests/channels
+
+# Browser tests drive Debian's chromium through Playwright, which never downloads a browser of its own.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@echo "installing Debian's chromium (browser tests)"
+	SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test-browser: install train $(CHROMIUM)
+	$(VENV)/bin/python -m pytest tests/browser
+
+# Re-takes docs/screenshots/*.png from the browser tests.
+screenshots: install train $(CHROMIUM)
+	UPDATE_SCREENSHOTS=1 $(VENV)/bin/python -m pytest tests/browser -k "round_trip or screenshot"
+
+test: lint test-service test-kb test-actions test-bot test-e2e test-channels test-browser
 
 bench: install train
 	$(VENV)/bin/python bench/kb_search.py

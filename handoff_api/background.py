@@ -12,7 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from handoff_api.core.config import Settings
 from handoff_api.core.db import make_engine
-from handoff_api.services import broker, lease, outbox
+from handoff_api.models import utcnow
+from handoff_api.services import broker, lease, outbox, sla
 from handoff_api.services.rasa_client import RasaClient
 
 log = structlog.get_logger(__name__)
@@ -56,13 +57,23 @@ class BackgroundLoops:
         self._settings = settings
         self._factory = factory
         self._wakeup = outbox_wakeup
-        self._events_engine = make_engine(settings.events_db_url)
+        self._events_engine = make_engine(settings.events_db_url, write_transactions=False)
         self._source = broker.SqlBrokerSource(self._events_engine)
         self._rasa = RasaClient(settings.rasa_url, settings.rasa_token)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def _consume(self) -> int:
-        return await run_in_threadpool(broker.consume_once, self._factory, self._source)
+        return await run_in_threadpool(
+            broker.consume_once, self._factory, self._source, self._settings.helpdesk_reopen_days
+        )
+
+    async def _announce_breaches(self) -> int:
+        def announce() -> int:
+            with self._factory() as session, session.begin():
+                sla.announce_breaches(session, utcnow())
+            return 0  # one pass per interval
+
+        return await run_in_threadpool(announce)
 
     async def _deliver(self) -> int:
         return await outbox.deliver_due(self._factory, self._rasa, self._settings.outbox_retry_max_seconds)
@@ -72,13 +83,14 @@ class BackgroundLoops:
         self._tasks = [
             asyncio.create_task(_leader_loop(self._factory, "broker", interval, self._consume)),
             asyncio.create_task(_leader_loop(self._factory, "outbox", 0.5, self._deliver, self._wakeup)),
+            asyncio.create_task(_leader_loop(self._factory, "sla", 5.0, self._announce_breaches)),
         ]
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for name in ("broker", "outbox"):
+        for name in ("broker", "outbox", "sla"):
             await run_in_threadpool(lease.release, self._factory, name, WORKER_ID)
         await self._rasa.aclose()
         self._events_engine.dispose()

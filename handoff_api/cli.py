@@ -93,6 +93,7 @@ def users_create(
 ) -> None:
     """Create a user; prints the API token once on stdout."""
     from handoff_api.core.migrate import upgrade
+    from handoff_api.ops import audit
     from handoff_api.services import users
 
     if role not in get_args(Role):
@@ -104,6 +105,9 @@ def users_create(
     try:
         with transaction(make_session_factory(engine)) as session:
             user, token = users.create(session, settings.secret_key(), name, role, tier_skills)
+            audit.record(
+                session, audit.cli_actor(), "user.create", name, role=role, tier_skills=tier_skills or []
+            )
     except HelpdeskError as exc:
         err.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(1) from exc
@@ -232,3 +236,7 @@ def kb_export(directory: Annotated[Path, typer.Argument(file_okay=False)]) -> No
     engine.dispose()
     export_articles(articles, directory)
     err.print(f"{len(articles)} articles written to {directory}")
+
+
+# `users list | revoke | rotate` (issue 5, audited): registers itself on users_app.
+from handoff_api import cli_users  # noqa: E402, F401

@@ -12,6 +12,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.concurrency import run_in_threadpool
 
 from handoff_api.api.routes import (
+    agents,
     conversations,
     dev_mailbox,
     events,
@@ -22,6 +23,7 @@ from handoff_api.api.routes import (
     pages,
     queues,
     ratings,
+    reports,
     tickets,
 )
 from handoff_api.background import BackgroundLoops
@@ -29,7 +31,13 @@ from handoff_api.core import logging as helpdesk_logging
 from handoff_api.core.config import Settings, get_settings
 from handoff_api.core.db import make_engine, make_session_factory
 from handoff_api.core.limits import BodySizeLimit
+from handoff_api.core.write_gate import WriteGate
 from handoff_api.errors import HelpdeskError, Unavailable
+from handoff_api.ops import errors as ops_errors
+from handoff_api.ops.metrics import make_registry
+from handoff_api.ops.openapi import document_domain_errors
+from handoff_api.ops.ratelimit import RateLimitMiddleware
+from handoff_api.ops.request_id import RequestIdMiddleware
 from handoff_api.services.kb_index import STARTER_CORPUS, KnowledgeIndex
 from knowledge_base.embeddings import Embedder, MiniLMEmbedder
 
@@ -42,7 +50,12 @@ def create_app(
     helpdesk_logging.configure()
     engine = make_engine(settings.sqlalchemy_url)
     sessions = make_session_factory(engine)
-    knowledge = KnowledgeIndex(sessions, embedder or MiniLMEmbedder())
+    sqlite = engine.dialect.name == "sqlite"
+    # Reads never take SQLite's write lock; on PostgreSQL one engine serves both.
+    read_engine = make_engine(settings.sqlalchemy_url, write_transactions=False) if sqlite else engine
+    read_sessions = make_session_factory(read_engine)
+    write_gate = asyncio.Lock() if sqlite else None
+    knowledge = KnowledgeIndex(read_sessions, sessions, embedder or MiniLMEmbedder())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,11 +71,14 @@ def create_app(
         if loops:
             await loops.stop()
         engine.dispose()
+        read_engine.dispose()
 
     app = FastAPI(title="IT help desk", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = sessions
+    app.state.read_sessions = read_sessions
+    app.state.write_gate = write_gate
     app.state.knowledge = knowledge
     app.state.secret_key = settings.secret_key()
     app.state.outbox_wakeup = asyncio.Event()
@@ -84,6 +100,7 @@ def create_app(
     for router in (
         health.router,
         handoffs.router,
+        agents.router,
         queues.router,
         conversations.router,
         events.router,
@@ -95,6 +112,8 @@ def create_app(
         tickets.router,
         dev_mailbox.router,
         dev_mailbox.page_router,
+        # Issue 5 operations: daily report, audit log (handoff_api/ops).
+        reports.router,
     ):
         app.include_router(router)
     if settings.helpdesk_cors_origins:
@@ -104,6 +123,20 @@ def create_app(
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
+    app.add_middleware(WriteGate, lock=write_gate)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    Instrumentator().instrument(app).expose(app, include_in_schema=False)
+    # Issue 5 operations: per-app metrics registry (queue figures read from the database at scrape time),
+    # rate limits, and a request id on every request and log line (outermost, so 413/429 carry it too).
+    registry, rate_limited = make_registry(sessions)
+    app.add_middleware(
+        RateLimitMiddleware,
+        auth_failure_limit=settings.helpdesk_auth_failure_limit,
+        auth_failure_window=settings.helpdesk_auth_failure_window_seconds,
+        token_limit_per_minute=settings.helpdesk_token_rate_limit_per_minute,
+        rejected=rate_limited,
+    )
+    Instrumentator(registry=registry).instrument(app).expose(app, include_in_schema=False)
+    app.add_middleware(RequestIdMiddleware)
+    document_domain_errors(app)
+    ops_errors.register(app)
     return app

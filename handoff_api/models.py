@@ -1,10 +1,12 @@
 """The service's tables: agents and their tokens, handoffs with transcript, notes and history, the outbox."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from handoff_api.core import clock
 
 OPEN_STATUSES = ("waiting", "assigned")
 
@@ -15,7 +17,7 @@ def ticket_number(handoff_id: int) -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return clock.now()
 
 
 class Base(DeclarativeBase):
@@ -75,6 +77,12 @@ class Handoff(Base):
     resolved_at: Mapped[datetime | None]
     resolution: Mapped[str | None] = mapped_column(Text)
     returned_to_bot: Mapped[bool] = mapped_column(default=False)
+    # L4: the vendor working on it and their case reference; the L4 holder is the customer's liaison.
+    vendor_name: Mapped[str | None] = mapped_column(String(100))
+    vendor_case: Mapped[str | None] = mapped_column(String(100))
+    # Which SLA breaches were already announced ("first_response", "resolution"), so each is raised once.
+    breaches_announced: Mapped[list[str]] = mapped_column(default=list)
+    reopened_count: Mapped[int] = mapped_column(default=0)
 
     assignee: Mapped[User | None] = relationship(lazy="joined")
     messages: Mapped[list["Message"]] = relationship(order_by="Message.id", lazy="selectin")

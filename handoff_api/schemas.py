@@ -126,6 +126,9 @@ class HandoffOut(HandoffSummary):
     notes: list[NoteOut]
     history: list[HistoryEntry]
     resolution: str | None
+    vendor_name: str | None = None
+    vendor_case: str | None = None
+    reopened_count: int = 0
     queue_position: int | None = Field(description="1-based place among the tier's waiting handoffs")
     agents_online: int = Field(description="agents of the handoff's tier who are online now")
 
@@ -147,6 +150,14 @@ class NoteIn(StrictModel):
 class EscalateIn(StrictModel):
     tier: Tier
     note: str | None = Field(default=None, max_length=4000)
+    vendor_name: str | None = Field(default=None, max_length=100, description="required for l4")
+    vendor_case: str | None = Field(default=None, max_length=100, description="the vendor's case reference")
+
+
+class TransferIn(StrictModel):
+    agent: Annotated[
+        str, Field(min_length=1, max_length=100, description="the name of the agent taking over")
+    ]
 
 
 class ResolveIn(StrictModel):

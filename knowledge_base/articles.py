@@ -54,6 +54,7 @@ __all__ = [
     "export_articles",
     "load_article",
     "load_articles",
+    "parse_article",
     "slugify",
 ]
 

@@ -120,7 +120,7 @@ class SearchResult(BaseModel):
 class SearchResponse(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    results: list[SearchResult]
+    results: tuple[SearchResult, ...]  # a tuple: responses are cached and shared between callers
     abstain: bool
 
 
@@ -450,7 +450,7 @@ class HybridIndex:
         snap = self._snapshot
         text = " ".join(query[:MAX_QUERY_CHARS].split())
         if not text or snap.size == 0:
-            return SearchResponse(results=[], abstain=True)
+            return SearchResponse(results=(), abstain=True)
         key = (text.lower(), k, mode)
         cached = snap.cache.get(key)
         if cached is not None:
@@ -528,7 +528,7 @@ class HybridIndex:
                 )
             )
         abstain = not results or float(blended[top[0]]) < min_score
-        return SearchResponse(results=results, abstain=abstain)
+        return SearchResponse(results=tuple(results), abstain=abstain)
 
 
 def _top_k(scores: npt.NDArray[np.float32], k: int) -> list[int]:

@@ -27,7 +27,9 @@ class ValidateDeviceForm(FormValidationAction):  # type: ignore[misc]
     async def validate_device(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        device = canonical_device(str(value or ""))
+        if not value:
+            return {"device": None}
+        device = canonical_device(str(value))
         if device is None:
             dispatcher.utter_message(response="utter_device_unknown")
         return {"device": device}

@@ -68,7 +68,8 @@ class ValidateFollowupForm(FormValidationAction):  # type: ignore[misc]
     ) -> dict[str, Any]:
         match = _EMAIL.search(str(value or ""))
         if match is None:
-            dispatcher.utter_message(response="utter_email_invalid")
+            if value:
+                dispatcher.utter_message(response="utter_email_invalid")
             return {"followup_email": None}
         return {"followup_email": match.group(0)}
 

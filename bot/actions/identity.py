@@ -49,6 +49,9 @@ class ValidateIdentityForm(FormValidationAction):  # type: ignore[misc]
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         account = str(value or "").strip()[:200]
+        if not account:
+            # Slots reset when the flow starts are validated too: nothing typed, nothing to say.
+            return {"account": None}
         lookups = int(tracker.get_slot("account_lookups") or 0) + 1
         return await send_code(dispatcher, tracker, account, lookups)
 
@@ -56,6 +59,8 @@ class ValidateIdentityForm(FormValidationAction):  # type: ignore[misc]
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         text = str(value or "")
+        if not text.strip():
+            return {"otp_code": None}
         if wants_new_code(text):
             result = await send_code(dispatcher, tracker, tracker.get_slot("account") or "", 1)
             return {**result, "otp_code": None}

@@ -73,7 +73,7 @@ class ValidateIssueForm(FormValidationAction):  # type: ignore[misc]
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         impact = _match(IMPACT_WORDS, str(value or ""))
-        if impact is None:
+        if impact is None and value:
             dispatcher.utter_message(response="utter_choose_impact")
         return {"issue_impact": impact}
 
@@ -81,7 +81,7 @@ class ValidateIssueForm(FormValidationAction):  # type: ignore[misc]
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         urgency = _match(URGENCY_WORDS, str(value or ""))
-        if urgency is None:
+        if urgency is None and value:
             dispatcher.utter_message(response="utter_choose_urgency")
         return {"issue_urgency": urgency}
 

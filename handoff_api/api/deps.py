@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handoff_api.core.config import Settings
 from handoff_api.core.security import hash_token
+from handoff_api.core.write_gate import READ_METHODS
 from handoff_api.errors import Forbidden
-from handoff_api.models import Handoff, User, utcnow
+from handoff_api.models import Handoff, User
 
 AGENT_ROLES = ("l2", "l3", "l4", "lead")
 bearer = HTTPBearer(auto_error=False)
@@ -23,7 +24,8 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    factory: sessionmaker[Session] = request.app.state.sessions
+    writes = request.method not in READ_METHODS
+    factory: sessionmaker[Session] = request.app.state.sessions if writes else request.app.state.read_sessions
     with factory() as session, session.begin():
         yield session
 
@@ -49,7 +51,6 @@ def get_current_user(
     user = session.scalar(select(User).where(User.token_hash == token_hash, User.active.is_(True)))
     if user is None:
         raise unauthorized
-    user.last_seen_at = utcnow()
     return user
 
 

@@ -36,6 +36,9 @@ def _summary_fields(handoff: Handoff) -> dict[str, object]:
 
 
 def full(session: Session, handoff: Handoff) -> schemas.HandoffOut:
+    # What this request changed must show, including lines and events added after the handoff loaded.
+    session.flush()
+    session.refresh(handoff, ["assignee", "messages", "notes", "history"])
     return schemas.HandoffOut.model_validate(
         {
             **_summary_fields(handoff),
@@ -50,6 +53,9 @@ def full(session: Session, handoff: Handoff) -> schemas.HandoffOut:
                 for e in handoff.history
             ],
             "resolution": handoff.resolution,
+            "vendor_name": handoff.vendor_name,
+            "vendor_case": handoff.vendor_case,
+            "reopened_count": handoff.reopened_count,
             "queue_position": handoffs.queue_position(session, handoff),
             "agents_online": handoffs.agents_online(session, handoff.tier),
         }

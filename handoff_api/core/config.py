@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     # Rasa's SQL event broker database; the service consumes customer messages from it.
     rasa_events_db_url: str | None = None
     broker_poll_seconds: float = 0.1
+    # A customer writing again within this many days reopens a handoff closed without a return to the bot.
+    helpdesk_reopen_days: int = 7
     outbox_retry_max_seconds: float = 30.0
 
     max_request_bytes: int = 1_000_000
@@ -67,6 +69,13 @@ class Settings(BaseSettings):
     # Where password-reset links point (the organisation's self-service password page).
     helpdesk_reset_url: str = "https://id.example.com/reset"
     reset_link_ttl_seconds: int = 3600
+
+    # --- Operations (issue 5; handoff_api/ops): rate limits, in memory per worker ---------------------
+    # A client address whose bearer tokens failed this many times within the window gets 429 + Retry-After.
+    helpdesk_auth_failure_limit: int = 10
+    helpdesk_auth_failure_window_seconds: float = 60.0
+    # Requests per token per minute (sliding window); 0 turns the per-token limit off.
+    helpdesk_token_rate_limit_per_minute: int = 1200
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -59,7 +59,7 @@ def _cursor(session: Session) -> int:
     return cursor.position
 
 
-def _apply(session: Session, sender_id: str, row_id: int, event: dict[str, Any]) -> bool:
+def _apply(session: Session, sender_id: str, row_id: int, event: dict[str, Any], reopen_days: int) -> bool:
     kind = event.get("event")
     if kind not in ("user", "bot"):
         return False
@@ -67,6 +67,11 @@ def _apply(session: Session, sender_id: str, row_id: int, event: dict[str, Any])
     if kind == "bot" and ("helpdesk_message_id" in metadata or "helpdesk_return" in metadata):
         return False  # the echo of what an agent (or a return to the bot) already put in the transcript
     handoff = handoffs.open_for_conversation(session, sender_id)
+    if handoff is None and kind == "user" and reopen_days > 0:
+        resolved = handoffs.reopenable(session, sender_id, reopen_days)
+        if resolved is not None:
+            # The customer wrote again soon after an engineer closed it without handing back to the bot.
+            handoff = handoffs.reopen(session, resolved)
     if handoff is None:
         return False
     timestamp = float(event.get("timestamp") or 0)
@@ -91,15 +96,15 @@ class _LostRace(Exception):
     pass
 
 
-def consume_once(factory: sessionmaker[Session], source: SqlBrokerSource) -> int:
+def consume_once(factory: sessionmaker[Session], source: SqlBrokerSource, reopen_days: int = 7) -> int:
     """One batch; returns how many transcript lines were appended."""
     try:
-        return _consume_batch(factory, source)
+        return _consume_batch(factory, source, reopen_days)
     except _LostRace:
         return 0  # another worker consumed this batch first; its transaction stands, ours rolled back
 
 
-def _consume_batch(factory: sessionmaker[Session], source: SqlBrokerSource) -> int:
+def _consume_batch(factory: sessionmaker[Session], source: SqlBrokerSource, reopen_days: int) -> int:
     with factory() as session, session.begin():
         start = _cursor(session)
         rows = source.rows_after(start)
@@ -112,7 +117,7 @@ def _consume_batch(factory: sessionmaker[Session], source: SqlBrokerSource) -> i
             except ValueError:
                 log.warning("broker.bad_row", row=row_id)
                 continue
-            if isinstance(event, dict) and _apply(session, sender_id, row_id, event):
+            if isinstance(event, dict) and _apply(session, sender_id, row_id, event, reopen_days):
                 appended += 1
         moved = changed_rows(
             session.execute(

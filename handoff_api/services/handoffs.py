@@ -1,6 +1,6 @@
 """What can happen to a handoff: create, claim, reply, note, escalate, resolve."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -197,15 +197,37 @@ def add_note(session: Session, handoff: Handoff, agent: User, text: str) -> Note
     return note
 
 
-def escalate(session: Session, handoff: Handoff, agent: User, tier: str, note: str | None) -> Handoff:
+def escalate(
+    session: Session,
+    handoff: Handoff,
+    agent: User,
+    tier: str,
+    note: str | None,
+    vendor_name: str | None = None,
+    vendor_case: str | None = None,
+) -> Handoff:
     _require_holder(handoff, agent)
     if TIER_ORDER[tier] <= TIER_ORDER[handoff.tier]:
         raise Invalid(f"tier: escalation goes up, from {handoff.tier} to a higher tier, not to {tier}")
+    if tier == "l4":
+        if not vendor_name:
+            raise Invalid("vendor_name: an escalation to L4 names the vendor")
+        handoff.vendor_name = vendor_name
+        handoff.vendor_case = vendor_case
     if note:
         add_note(session, handoff, agent, note)
     from_tier = handoff.tier
     # Filed under the new tier: that queue is where the handoff now waits.
-    events.record(session, handoff, "handoff.escalated", events.actor_name(agent), tier, from_tier=from_tier)
+    events.record(
+        session,
+        handoff,
+        "handoff.escalated",
+        events.actor_name(agent),
+        tier,
+        from_tier=from_tier,
+        vendor_name=vendor_name,
+        vendor_case=vendor_case,
+    )
     handoff.tier = tier
     handoff.status = "waiting"
     handoff.assignee_id = None
@@ -253,3 +275,95 @@ def append_customer_message(
         session, handoff, f"message.{role}", role if role == "customer" else "bot", message_id=message.id
     )
     return message
+
+
+def assigned_count(session: Session, agent: User) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Handoff)
+            .where(Handoff.assignee_id == agent.id, Handoff.status == "assigned")
+        )
+        or 0
+    )
+
+
+def _check_capacity(session: Session, agent: User) -> None:
+    if agent.role != "lead" and assigned_count(session, agent) >= agent.capacity:
+        raise Conflict(
+            f"{agent.name} holds {agent.capacity} handoffs already (their capacity); resolve or release one"
+        )
+
+
+def claim_next(session: Session, agent: User, tier: str) -> Handoff:
+    """Claims the most urgent waiting handoff of the tier that matches the agent's skills."""
+    _check_capacity(session, agent)
+    query = (
+        select(Handoff.id)
+        .where(Handoff.tier == tier, Handoff.status == "waiting")
+        .order_by(Handoff.priority, Handoff.first_response_due, Handoff.id)
+    )
+    if agent.tier_skills:
+        query = query.where(Handoff.category.is_(None) | Handoff.category.in_(agent.tier_skills))
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        # Concurrent claimers skip each other's locked rows instead of queueing behind them.
+        query = query.with_for_update(skip_locked=True, of=Handoff)
+    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
+    for handoff_id in session.scalars(query.limit(1 if postgres else 20)).all():
+        handoff = get(session, handoff_id)
+        try:
+            with session.begin_nested():
+                return claim(session, handoff, agent)
+        except Conflict:
+            continue  # someone else won this one; try the next
+    raise NotFound(
+        f"no waiting handoff in the {tier} queue" + (" for your skills" if agent.tier_skills else "")
+    )
+
+
+def transfer(session: Session, handoff: Handoff, agent: User, to: User) -> Handoff:
+    _require_holder(handoff, agent)
+    if to.role not in (handoff.tier, "lead") or not to.active:
+        raise Invalid(f"agent: {to.name} is not an active {handoff.tier} agent")
+    _check_capacity(session, to)
+    handoff.assignee_id = to.id
+    session.flush()
+    session.refresh(handoff)
+    events.record(session, handoff, "handoff.transferred", events.actor_name(agent), assignee=to.name)
+    return handoff
+
+
+def release(session: Session, handoff: Handoff, agent: User) -> Handoff:
+    _require_holder(handoff, agent)
+    handoff.status = "waiting"
+    handoff.assignee_id = None
+    session.flush()
+    session.refresh(handoff)
+    events.record(session, handoff, "handoff.released", events.actor_name(agent))
+    return handoff
+
+
+def reopenable(session: Session, conversation_id: str, within_days: int) -> Handoff | None:
+    """The conversation's latest handoff if it was resolved recently and not handed back to the bot."""
+    latest = session.scalar(
+        select(Handoff).where(Handoff.conversation_id == conversation_id).order_by(Handoff.id.desc()).limit(1)
+    )
+    if latest is None or latest.status != "resolved" or latest.returned_to_bot or latest.resolved_at is None:
+        return None
+    if latest.resolved_at < utcnow() - timedelta(days=within_days):
+        return None
+    return latest
+
+
+def reopen(session: Session, handoff: Handoff) -> Handoff:
+    handoff.status = "waiting"
+    handoff.assignee_id = None
+    handoff.resolved_at = None
+    handoff.reopened_count += 1
+    now = utcnow()
+    handoff.first_response_due, handoff.resolution_due = sla.due_times(handoff.priority, now)
+    handoff.first_response_at = None
+    handoff.breaches_announced = []
+    session.flush()
+    events.record(session, handoff, "handoff.reopened", "customer")
+    return handoff

@@ -32,8 +32,9 @@ STARTER_CORPUS = Path(__file__).resolve().parents[2] / "knowledge_base" / "artic
 class DbEmbeddingStore:
     """Section vectors by content hash in the service's database."""
 
-    def __init__(self, factory: sessionmaker[Session]) -> None:
-        self._factory = factory
+    def __init__(self, read: sessionmaker[Session], write: sessionmaker[Session]) -> None:
+        self._factory = read
+        self._write = write
 
     def get_many(self, hashes: Iterable[str]) -> dict[str, Vector]:
         wanted = list(hashes)
@@ -98,16 +99,18 @@ class OwnThreadEmbedder:
 
 
 class KnowledgeIndex:
-    def __init__(self, factory: sessionmaker[Session], embedder: Embedder) -> None:
-        self._factory = factory
-        self.index = HybridIndex(OwnThreadEmbedder(embedder), DbEmbeddingStore(factory))
+    def __init__(self, read: sessionmaker[Session], write: sessionmaker[Session], embedder: Embedder) -> None:
+        """`read` sessions to look (never holding SQLite's write lock while embedding), `write` to store."""
+        self._factory = read
+        self._write = write
+        self.index = HybridIndex(OwnThreadEmbedder(embedder), DbEmbeddingStore(read, write))
         self._seen_revision = -1
         self._refresh_lock = threading.Lock()
         self.ready = threading.Event()
 
     def seed_if_empty(self, corpus: Path = STARTER_CORPUS) -> int:
         """Imports the starter corpus on the very first start (never again once anything was stored)."""
-        with self._factory() as session, session.begin():
+        with self._write() as session, session.begin():
             if kb_store.latest_revision(session) or session.scalar(select(ArticleRow.id).limit(1)):
                 return 0
             loaded = load_articles(corpus)

@@ -2,7 +2,11 @@
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
 from handoff_api.models import Handoff
+from handoff_api.services import events
 
 # (first response, resolution) per priority, in minutes of wall-clock time.
 TARGETS: dict[str, tuple[int, int]] = {
@@ -23,3 +27,36 @@ def breached(handoff: Handoff, now: datetime) -> bool:
     if (responded or now) > handoff.first_response_due:
         return True
     return (handoff.resolved_at or now) > handoff.resolution_due
+
+
+def announce_breaches(session: Session, now: datetime) -> int:
+    """Records one `sla.breached` event per newly missed target; returns how many were raised."""
+    raised = 0
+    overdue = session.scalars(
+        select(Handoff).where(
+            Handoff.status.in_(("waiting", "assigned")),
+            or_(
+                (Handoff.first_response_at.is_(None)) & (Handoff.first_response_due < now),
+                Handoff.resolution_due < now,
+            ),
+        )
+    )
+    for handoff in overdue:
+        announced = list(handoff.breaches_announced or [])
+        missed = []
+        if (
+            handoff.first_response_at is None
+            and handoff.first_response_due < now
+            and "first_response" not in announced
+        ):
+            missed.append("first_response")
+        if handoff.resolution_due < now and "resolution" not in announced:
+            missed.append("resolution")
+        for target in missed:
+            events.record(
+                session, handoff, "sla.breached", "system", target=target, priority=handoff.priority
+            )
+            raised += 1
+        if missed:
+            handoff.breaches_announced = announced + missed
+    return raised

@@ -40,7 +40,8 @@ export function renderDetail(container, handoff, { actions, optional, canEscalat
       open && canEscalate ? button("Escalate", "e", () => actions.escalate(), { disabled: !assigned }) : null,
       open ? button("Resolve", "x", () => actions.resolve(false), { disabled: !assigned }) : null,
       open ? button("Return to bot", "b", () => actions.resolve(true), { disabled: !assigned }) : null,
-      open && optional.release && assigned ? button("Release", null, () => actions.release()) : null));
+      open && optional.release && assigned ? button("Release", null, () => actions.release()) : null,
+      !open && optional.draftFromResolution ? button("Draft a knowledge article from this", null, () => actions.draftArticle()) : null));
 
   const transcript = h("ol", { class: "transcript", role: "log", "aria-label": "Transcript", "aria-live": "polite" },
     ...(handoff.transcript || []).map((line) => h("li", { class: `line ${line.role}` },

@@ -1,6 +1,7 @@
 // The agent console: queues per tier with SLA countdowns, live over server-sent events; a handoff view
 // with the bot's context, the transcript, replies, notes, escalate / resolve / return to the bot.
-import { $, Api, countdown, h, hasRoute, shortcuts, signIn, streamEvents } from "./common.mjs";
+import { $, Api, countdown, h, hasRoute, signIn, streamEvents } from "./common.mjs";
+import { setUpKeys } from "./console-keys.mjs";
 import { renderContext, renderDetail } from "./console-view.mjs";
 
 const TIERS = ["l2", "l3", "l4"];
@@ -224,6 +225,16 @@ const actions = {
       await act(Promise.resolve());
     });
   },
+  async draftArticle() {
+    const handoff = state.current;
+    if (!handoff) return;
+    try {
+      const draft = await api.post(`/api/v1/kb/drafts/from-handoff/${handoff.id}`);
+      toast(`Draft article “${draft.title}” created for the knowledge editors.`, true);
+    } catch (error) {
+      toast(error.message);
+    }
+  },
   async release() {
     const handoff = state.current;
     if (handoff) await act(api.post(`/api/v1/handoffs/${handoff.id}/release`), () => forget(handoff.id));
@@ -249,8 +260,8 @@ function openDialog(selector, submit) {
   dialog.showModal();
 }
 
-function toast(message) {
-  const node = h("p", { class: "toast", role: "alert", text: message });
+function toast(message, ok = false) {
+  const node = h("p", { class: `toast${ok ? " ok" : ""}`, role: ok ? "status" : "alert", text: message });
   document.body.append(node);
   setTimeout(() => node.remove(), 6000);
 }
@@ -285,6 +296,8 @@ function onStreamState(value) {
   live.textContent = value === "live" ? "live" : value === "closed" ? "signed out" : "reconnecting…";
   live.className = `live ${value}`;
   if (value === "closed") signOut();
+  // Whatever happened before the stream (re)started is in the queues: fetch them once.
+  if (value === "live") loadQueues();
 }
 
 // SLA countdowns tick every second without refetching.
@@ -297,52 +310,6 @@ setInterval(() => {
     node.classList.add(sla.state);
   }
 }, 1000);
-
-// ---- keyboard ----------------------------------------------------------------------------------------
-
-const KEYS = [
-  ["j", "Next handoff in the queue", () => moveSelection(1)],
-  ["k", "Previous handoff in the queue", () => moveSelection(-1)],
-  ["Enter", "Open the selected handoff", () => openSelected()],
-  ["1", "L2 queue (2 and 3: L3 and L4)", () => state.tiers[0] && selectTier(state.tiers[0])],
-  ["2", null, () => state.tiers[1] && selectTier(state.tiers[1])],
-  ["3", null, () => state.tiers[2] && selectTier(state.tiers[2])],
-  ["c", "Claim the open handoff", () => actions.claim()],
-  ["r", "Write a reply (Ctrl+Enter sends)", () => $("#reply")?.focus()],
-  ["n", "Write a private note", () => $("#note")?.focus()],
-  ["e", "Escalate", () => actions.escalate()],
-  ["x", "Resolve", () => actions.resolve(false)],
-  ["b", "Resolve and hand back to the bot", () => actions.resolve(true)],
-  ["?", "Show or hide this help", () => toggleHelp()],
-  ["Escape", "Leave a text field; close a dialog", null],
-];
-
-function moveSelection(step) {
-  const count = state.queues[state.tier]?.handoffs?.length || 0;
-  if (!count) return;
-  state.selected = (state.selected + step + count) % count;
-  renderQueue();
-  $("#queue .selected")?.scrollIntoView({ block: "nearest" });
-}
-
-function openSelected() {
-  const handoff = state.queues[state.tier]?.handoffs?.[state.selected];
-  if (handoff) openHandoff(handoff.id);
-}
-
-function toggleHelp() {
-  const help = $("#help");
-  if (help.open) help.close();
-  else help.showModal();
-}
-
-function setUpHelp() {
-  $("#help-list").replaceChildren(...KEYS.filter(([, text]) => text).flatMap(([key, text]) => [
-    h("dt", {}, h("kbd", { text: key === "1" ? "1 2 3" : key })), h("dd", { text }),
-  ]));
-  $("#help-button").addEventListener("click", toggleHelp);
-  shortcuts(Object.fromEntries(KEYS.filter(([, , fn]) => fn).map(([key, , fn]) => [key, fn])));
-}
 
 // ---- start -------------------------------------------------------------------------------------------
 
@@ -357,10 +324,11 @@ function signOut() {
 }
 
 async function start() {
-  setUpHelp();
+  setUpKeys({ state, actions, selectTier, renderQueue, openHandoff });
   state.tiers = await signIn(api, $("#sign-in"), visibleTiers);
   state.tier = state.tiers[0];
   state.optional.release = await hasRoute("post", "/api/v1/handoffs/{handoff_id}/release");
+  state.optional.draftFromResolution = await hasRoute("post", "/api/v1/kb/drafts/from-handoff/{handoff_id}");
   $("#app").hidden = false;
   $("#sign-out").hidden = false;
   $("#sign-out").addEventListener("click", signOut);

@@ -67,7 +67,22 @@ function draftBody(questions) {
   return ["## What customers asked", "", ...questions.map((q) => `- ${q}`), "", "## Answer", "", "1. ", ""].join("\n");
 }
 
-async function loadGaps(api, draft) {
+// The service drafts from the questions (or from a resolved handoff); without that route, the editor does.
+async function draftFrom(api, { questions, title, handoffId }, { draft, open }) {
+  const path = handoffId ? "/api/v1/kb/drafts/from-handoff/{handoff_id}" : "/api/v1/kb/gaps/draft";
+  if (!(await hasRoute("post", path))) return draft({ title, body: draftBody(questions) });
+  try {
+    const created = handoffId
+      ? await api.post(`/api/v1/kb/drafts/from-handoff/${handoffId}`)
+      : await api.post("/api/v1/kb/gaps/draft", { questions, title });
+    await open(created.id);
+  } catch (error) {
+    window.alert(error.message);
+  }
+}
+
+async function loadGaps(api, actions) {
+  const draft = (gap) => draftFrom(api, gap, actions);
   const out = $("#gaps");
   let gaps;
   try {
@@ -84,24 +99,24 @@ async function loadGaps(api, draft) {
       h("span", { class: "muted", text: ` · asked ${group.count}× · last ${dateTime(group.last_asked)}` }),
       group.questions?.length > 1 ? h("details", {}, h("summary", { text: "Similar questions" }),
         h("ul", {}, ...group.questions.map((q) => h("li", { text: q })))) : null,
-      h("button", { type: "button", onclick: () => draft({ title: group.example, body: draftBody(group.questions || [group.example]) }), text: "Draft an article from this" }))))
+      h("button", { type: "button", onclick: () => draft({ title: group.example, questions: group.questions?.length ? group.questions : [group.example] }), text: "Draft an article from this" }))))
       : h("p", { class: "none", text: "None: the bot had an answer every time." }),
     h("h3", { text: `Handoffs no article helped (${handoffs.length})` }),
     handoffs.length ? h("ul", { class: "gaps" }, ...handoffs.map((item) => h("li", {},
       h("strong", { text: item.number }), h("span", { text: ` ${item.summary || item.reason}` }),
-      h("button", { type: "button", onclick: () => draft({ title: item.summary || item.number, body: draftBody([item.summary || item.reason]) }), text: "Draft an article from this" }))))
+      h("button", { type: "button", onclick: () => draft({ title: item.summary || item.number, questions: [item.summary || item.reason], handoffId: item.handoff_id }), text: "Draft an article from this" }))))
       : h("p", { class: "none", text: "None." }));
 }
 
-export async function setUpTools(api, { draft }) {
+export async function setUpTools(api, actions) {
   $("#ask").addEventListener("submit", (event) => {
     event.preventDefault();
     const question = $("#question").value.trim();
     if (question) ask(api, question);
   });
   if (await hasRoute("get", "/api/v1/kb/gaps")) {
-    $("#refresh-gaps").addEventListener("click", () => loadGaps(api, draft));
-    await loadGaps(api, draft);
+    $("#refresh-gaps").addEventListener("click", () => loadGaps(api, actions));
+    await loadGaps(api, actions);
   } else {
     $("#refresh-gaps").hidden = true;
     $("#gaps").replaceChildren(h("p", { class: "none", text: "This service does not report knowledge gaps yet." }));

@@ -205,7 +205,7 @@ async function start() {
   });
   fill(null);
   await loadList();
-  await setUpTools(api, { draft: startNew });
+  await setUpTools(api, { draft: startNew, open });
 }
 
 start();

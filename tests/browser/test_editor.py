@@ -3,14 +3,13 @@ a conflicting edit, revisions with a diff and a restore."""
 
 import re
 import uuid
-from pathlib import Path
 
 import httpx
 from playwright.sync_api import Page, expect
 
 from tests.e2e.stack import Stack
 
-from .conftest import screenshot, script_errors
+from .conftest import script_errors
 from .ui import Editor
 
 BODY = """## Before you call us
@@ -20,11 +19,10 @@ BODY = """## Before you call us
 3. Print a test page: `Settings > Printers`.
 
 [bad link](javascript:window.__pwned=6) and [the printer guide](https://example.com/printers)
-<img src=x onerror="window.__pwned = 7">
-"""
+<img src=x onerror="window.__pwned = 7">"""
 
 
-def test_edit_preview_publish_and_history(stack: Stack, page: Page, tmp_path: Path) -> None:
+def test_edit_preview_publish_and_history(stack: Stack, page: Page) -> None:
     errors = script_errors(page)
     editor = Editor(page, stack).sign_in("erin")
     word = f"zorblax{uuid.uuid4().hex[:6]}"  # a word no other article has
@@ -53,10 +51,9 @@ def test_edit_preview_publish_and_history(stack: Stack, page: Page, tmp_path: Pa
     page.get_by_role("button", name="Publish", exact=True).click()
     expect(page.locator("#article-meta .pill")).to_have_text("published")
     expect(page.locator("#article-list")).to_contain_text(title)
-    expect(editor.ask_bot(question).locator(".answers")).to_have_text(
-        f"The bot would answer with “{title}”.", timeout=5_000
-    )
-    screenshot(page, "editor", tmp_path)
+    # The contract: a published change is what the bot answers with within 2 seconds.
+    waited = editor.ask_bot_until(question, title)
+    print(f"latency publish -> the bot's search answers with it: {waited * 1000:.0f} ms")
 
     # Someone else saves first: the editor is told, keeps its text, and can load theirs.
     article_id = page.locator("#article-meta").inner_text().split()[1]
@@ -82,9 +79,10 @@ def test_edit_preview_publish_and_history(stack: Stack, page: Page, tmp_path: Pa
     first = page.locator("#revision-list li", has_text="v1 ")
     first.get_by_role("button", name="Compare with the editor").click()
     diff = page.locator("#diff")
-    expect(diff.locator("li.del")).to_contain_text("**power**")
-    expect(diff.locator("li.add")).to_contain_text("**mains**")
-    expect(page.locator("#diff-title")).to_have_text(re.compile(r"2 lines changed"))
+    expect(diff.locator("li.del", has_text="**power**")).to_have_count(1)
+    expect(diff.locator("li.add", has_text="**mains**")).to_have_count(1)
+    expect(diff.locator("li.same", has_text="Before you call us")).to_have_count(1)
+    expect(page.locator("#diff-title")).to_have_text(re.compile(r"v1 → the editor: 2 lines changed"))
     first.get_by_role("button", name="Restore v1").click()
     expect(page.get_by_label("Title")).to_have_value(title)
     expect(page.get_by_label("Body (Markdown)")).to_have_value(BODY)

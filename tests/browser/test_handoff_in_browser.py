@@ -28,7 +28,7 @@ def test_customer_agent_round_trip(stack: Stack, browser: Browser, tmp_path: Pat
     try:
         # The agent is watching the L2 queue before the customer arrives.
         console = Console(agent_page, stack).sign_in("alice")
-        expect(console.tab("l2")).to_contain_text("0")
+        waiting = int(console.tab("l2").locator(".count").inner_text())
 
         widget = Widget(customer_page, stack).open()
         widget.say("hello")
@@ -38,16 +38,22 @@ def test_customer_agent_round_trip(stack: Stack, browser: Browser, tmp_path: Pat
         expect(told).to_contain_text("in the queue")
         number = re.search(r"HD-\d+", told.inner_text())
         assert number, told.inner_text()
-        expect(customer_page.get_by_role("status").filter(has_text="number 1 in the queue")).to_be_visible()
+        expect(customer_page.get_by_role("status").filter(has_text="in the queue")).to_have_text(
+            re.compile(rf"Ticket {number.group()}: .* You are number \d+ in the queue\.")
+        )
 
         # The queue updates live (server-sent events): no reload, no click.
         item = console.queue_item(number.group())
         expect(item).to_be_visible(timeout=10_000)
         latencies["customer asks -> console shows the handoff"] = time.monotonic() - asked_at
-        expect(console.tab("l2")).to_contain_text("1")
+        expect(console.tab("l2").locator(".count")).to_have_text(str(waiting + 1))
         expect(item.locator(".sla")).to_have_text(re.compile(r"left$"))
 
-        # Keyboard: open the selected handoff, claim it; the context panel shows what the bot learned.
+        # Keyboard: select the handoff (j/k), open it, claim it; the context panel shows what the bot learned.
+        for _ in range(waiting + 1):
+            if "selected" in (item.get_attribute("class") or ""):
+                break
+            agent_page.keyboard.press("j")
         agent_page.keyboard.press("Enter")
         expect(agent_page.locator("#detail-title")).to_contain_text(number.group())
         context = agent_page.get_by_role("complementary", name="What the bot learned")
@@ -73,6 +79,8 @@ def test_customer_agent_round_trip(stack: Stack, browser: Browser, tmp_path: Pat
         wrote_at = widget.say("my laptop does not see the office wifi")
         expect(console.transcript()).to_contain_text("my laptop does not see the office wifi")
         latencies["customer writes -> console shows it"] = time.monotonic() - wrote_at
+        screenshot(agent_page, "console", tmp_path)
+        screenshot(customer_page, "widget", tmp_path)
         for text in INJECTIONS:
             widget.say(text)
             expect(console.transcript().locator(".line.customer .text", has_text=text)).to_have_count(1)
@@ -84,8 +92,6 @@ def test_customer_agent_round_trip(stack: Stack, browser: Browser, tmp_path: Pat
         for page in (customer_page, agent_page):
             assert page.evaluate(PWNED), "markup from a chat message ran as script"
             assert page.locator(".log img, .transcript img, .log b, .transcript b").count() == 0
-        screenshot(agent_page, "console", tmp_path)
-        screenshot(customer_page, "widget", tmp_path)
 
         # A reload keeps the conversation and the session: the next message still reaches the agent.
         session = widget.session_id()

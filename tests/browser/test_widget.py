@@ -104,7 +104,13 @@ def test_pages_and_assets_are_served_safely(stack: Stack) -> None:
     assert script.headers["access-control-allow-origin"] == "*"
     module = httpx.get(f"{base}/web/widget/widget.mjs")
     assert module.status_code == 200 and module.headers["access-control-allow-origin"] == "*"
-    for path in ("/web/%2e%2e/api/routes/pages.py", "/web/..%2Fmain.py", "/web/nope.js", "/web/"):
+    for path in (
+        "/web/%2e%2e/api/routes/pages.py",
+        "/web/..%2Fmain.py",
+        "/web/nope.js",
+        "/web/",
+        "/web/demo.html",
+    ):
         assert httpx.get(f"{base}{path}").status_code == 404, path
     for path in ("/console", "/editor"):
         page = httpx.get(f"{base}{path}")

@@ -90,3 +90,13 @@ class Editor:
         answer = self.page.locator("#answer")
         expect(answer.locator(".abstain, .answers")).to_be_visible()
         return answer
+
+    def ask_bot_until(self, question: str, title: str, seconds: float = 2.5) -> float:
+        """Asks again until the bot would answer with `title`; returns how long that took."""
+        started = time.monotonic()
+        while True:
+            answer = self.ask_bot(question).inner_text()
+            if f"answer with “{title}”" in answer:
+                return time.monotonic() - started
+            assert time.monotonic() - started < seconds, f"after {seconds} s the bot still says: {answer}"
+            self.page.wait_for_timeout(200)

@@ -139,7 +139,7 @@ def test_remove(index: HybridIndex) -> None:
     assert index.remove("printer-jam") is False
     assert index.remove("vpn-windows") is True
     empty = index.search("vpn")
-    assert empty.results == [] and empty.abstain
+    assert empty.results == () and empty.abstain
 
 
 def test_replace_all_keeps_exactly_the_published_ones(index: HybridIndex) -> None:
@@ -159,7 +159,7 @@ def test_modes_abstention_and_arguments(index: HybridIndex, counting_embedder: A
     assert ids(dense)[0] == "printer-jam" and dense.results[0].bm25_score is None
     assert index.search("what will the weather be like tomorrow in Paris").abstain
     assert not index.search("I forgot my password").abstain
-    assert index.search("   ").abstain and index.search("").results == []
+    assert index.search("   ").abstain and index.search("").results == ()
     assert len(index.search("vpn", k=1).results) == 1
     assert len(index.search("vpn", k=10).results) == 3  # never more than there are articles
     with pytest.raises(ValueError, match="k must"):

@@ -52,7 +52,7 @@ def rasa_broker(settings: Settings) -> RasaBroker:
 
 def _consume(settings: Settings) -> int:
     engine = make_engine(settings.sqlalchemy_url)
-    events_engine = make_engine(settings.events_db_url)
+    events_engine = make_engine(settings.events_db_url, write_transactions=False)
     try:
         return consume_once(make_session_factory(engine), SqlBrokerSource(events_engine))
     finally:

@@ -58,7 +58,7 @@ async def stream_events(
     agent: CurrentAgent,
     last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
 ) -> EventSourceResponse:
-    factory: sessionmaker[Session] = request.app.state.sessions
+    factory: sessionmaker[Session] = request.app.state.read_sessions
     tiers = visible_tiers(agent)
     start = last_event_id if last_event_id is not None else await run_in_threadpool(_latest_id, factory)
 

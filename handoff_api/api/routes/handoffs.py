@@ -1,10 +1,13 @@
 """Handoffs: the bot creates them; agents claim, reply, note, escalate and resolve."""
 
 from fastapi import APIRouter, Request, Response, status
+from sqlalchemy import select
 
 from handoff_api import schemas
 from handoff_api.api import serializers
 from handoff_api.api.deps import CurrentAgent, CurrentBot, SessionDep, check_tier
+from handoff_api.errors import Invalid
+from handoff_api.models import User
 from handoff_api.services import handoffs
 
 router = APIRouter(prefix="/api/v1/handoffs", tags=["handoffs"])
@@ -75,7 +78,7 @@ def escalate_handoff(
 ) -> schemas.HandoffOut:
     handoff = handoffs.get(session, handoff_id)
     check_tier(agent, handoff)
-    handoffs.escalate(session, handoff, agent, body.tier, body.note)
+    handoffs.escalate(session, handoff, agent, body.tier, body.note, body.vendor_name, body.vendor_case)
     return serializers.full(session, handoff)
 
 
@@ -90,3 +93,22 @@ def resolve_handoff(
     session.commit()
     _wake_outbox(request)
     return out
+
+
+@router.post("/{handoff_id}/transfer", response_model=schemas.HandoffOut)
+def transfer_handoff(
+    handoff_id: int, body: schemas.TransferIn, session: SessionDep, agent: CurrentAgent
+) -> schemas.HandoffOut:
+    handoff = handoffs.get(session, handoff_id)
+    check_tier(agent, handoff)
+    to = session.scalar(select(User).where(User.name == body.agent))
+    if to is None:
+        raise Invalid(f"agent: nobody is called {body.agent}")
+    return serializers.full(session, handoffs.transfer(session, handoff, agent, to))
+
+
+@router.post("/{handoff_id}/release", response_model=schemas.HandoffOut)
+def release_handoff(handoff_id: int, session: SessionDep, agent: CurrentAgent) -> schemas.HandoffOut:
+    handoff = handoffs.get(session, handoff_id)
+    check_tier(agent, handoff)
+    return serializers.full(session, handoffs.release(session, handoff, agent))

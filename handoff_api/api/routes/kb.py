@@ -1,5 +1,6 @@
 """The knowledge base: search for the bot and agents, articles and their history for editors."""
 
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -82,9 +83,16 @@ async def search(
         )
     if user.role == "bot":
         top = found.results[0] if found.results else None
-        await run_in_threadpool(
-            _log_query, request, q, found.abstain, top.article_id if top else None, top.score if top else None
-        )
+        gate = request.app.state.write_gate or contextlib.nullcontext()
+        async with gate:
+            await run_in_threadpool(
+                _log_query,
+                request,
+                q,
+                found.abstain,
+                top.article_id if top else None,
+                top.score if top else None,
+            )
     return schemas.SearchOut(results=hits, abstain=found.abstain)
 
 
@@ -196,7 +204,7 @@ async def knowledge_gaps(
     knowledge: KnowledgeIndex = request.app.state.knowledge
 
     def collect() -> schemas.GapsOut:
-        with request.app.state.sessions() as session:
+        with request.app.state.read_sessions() as session:
             groups = kb_gaps.unanswered_groups(session, knowledge.index.embedder, days)
             handoffs = kb_gaps.handoffs_without_help(session, days)
             return schemas.GapsOut(

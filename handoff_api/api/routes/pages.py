@@ -64,7 +64,9 @@ def widget_script() -> FileResponse:
 @router.get("/web/{asset_path:path}")
 def web_asset(asset_path: str) -> FileResponse:
     target = (WEB_DIR / asset_path).resolve()
-    if not target.is_relative_to(WEB_DIR) or not target.is_file() or target.suffix not in MEDIA_TYPES:
+    # Pages (.html) are served only by their own routes, with their security headers.
+    servable = target.suffix in MEDIA_TYPES and target.suffix != ".html"
+    if not target.is_relative_to(WEB_DIR) or not target.is_file() or not servable:
         raise NotFound(f"no such file: {asset_path}")
     return _asset(target, shared=True)
 

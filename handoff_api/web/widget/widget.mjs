@@ -46,6 +46,8 @@ export function mount(config) {
     class: "launcher", type: "button", "aria-expanded": "false", "aria-controls": "hd-panel",
     onclick: () => setOpen(true),
   }, h("span", { class: "icon", "aria-hidden": "true", text: "💬" }), h("span", { text: `Chat with ${config.title}` }));
+  ui.unread = h("span", { class: "unread", hidden: true });
+  ui.launcher.append(ui.unread);
   ui.title = h("h2", { id: "hd-title", text: config.title });
   ui.status = h("p", { class: "status", id: "hd-status", "aria-live": "polite" });
   ui.close = h("button", { class: "close", type: "button", "aria-label": "Minimise chat", text: "×", onclick: () => setOpen(false) });
@@ -68,7 +70,15 @@ export function mount(config) {
   const socket = new SocketClient(config.rasaUrl, { path: config.socketPath });
   let confirmed = false;
 
+  let unread = 0;
+  function setUnread(count) {
+    unread = count;
+    ui.unread.textContent = count ? `${count} new` : "";
+    ui.unread.hidden = !count;
+  }
+
   function setOpen(open) {
+    if (open) setUnread(0);
     ui.panel.hidden = !open;
     ui.launcher.hidden = open;
     ui.launcher.setAttribute("aria-expanded", String(open));
@@ -178,6 +188,7 @@ export function mount(config) {
       if (RETURNED.test(text)) store.update({ engineer: null, waiting: null });
       add({ role: "bot", text, buttons, image });
     }
+    if (ui.panel.hidden) setUnread(unread + 1);
     showStatus();
   }
 
