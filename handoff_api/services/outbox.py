@@ -1,6 +1,7 @@
 """Delivers agent messages and returns-to-bot to Rasa, in order per conversation, retrying with backoff."""
 
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import select
@@ -32,14 +33,29 @@ def _mark_sent(factory: sessionmaker[Session], item_id: int) -> None:
         if item is not None:
             item.status = "sent"
             item.sent_at = utcnow()
+
+
+def _mark_attempt(factory: sessionmaker[Session], item_id: int) -> None:
+    """Counted before sending: after a crash mid-send, the retry checks Rasa before sending again."""
+    with factory() as session, session.begin():
+        item = session.get(OutboxItem, item_id)
+        if item is not None:
             item.attempts += 1
+
+
+def _stamped(item: OutboxItem) -> list[dict[str, Any]]:
+    return [
+        {**event, "metadata": {**(event.get("metadata") or {}), "helpdesk_outbox_id": item.id}}
+        if event.get("event") == "bot"
+        else event
+        for event in item.events
+    ]
 
 
 def _mark_failed(factory: sessionmaker[Session], item_id: int, error: str, ceiling: float) -> None:
     with factory() as session, session.begin():
         item = session.get(OutboxItem, item_id)
         if item is not None:
-            item.attempts += 1
             item.last_error = error[:1000]
             item.next_attempt_at = utcnow() + timedelta(seconds=backoff_seconds(item.attempts, ceiling))
 
@@ -57,7 +73,11 @@ async def deliver_due(factory: sessionmaker[Session], rasa: RasaClient, ceiling:
             blocked.add(item.conversation_id)
             continue
         try:
-            await rasa.append_events(item.conversation_id, item.events)
+            if item.attempts and await rasa.has_outbox_item(item.conversation_id, item.id):
+                log.info("outbox.already_delivered", item=item.id)
+            else:
+                await run_in_threadpool(_mark_attempt, factory, item.id)
+                await rasa.append_events(item.conversation_id, _stamped(item))
         except RasaUnavailable as exc:
             blocked.add(item.conversation_id)
             log.warning("outbox.delivery_failed", item=item.id, attempts=item.attempts + 1, error=str(exc))

@@ -28,5 +28,23 @@ class RasaClient:
         if response.status_code >= 400:
             raise RasaUnavailable(f"Rasa answered {response.status_code}: {response.text[:300]}")
 
+    async def has_outbox_item(self, conversation_id: str, item_id: int) -> bool:
+        """Whether a bot event of this outbox item is in the conversation already (a retry after an
+        attempt whose answer was lost must not reach the customer twice)."""
+        try:
+            response = await self._client.get(
+                f"/conversations/{quote(conversation_id, safe='')}/tracker",
+                params={"include_events": "ALL", "token": self._token},
+            )
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 400:
+            raise RasaUnavailable(f"Rasa answered {response.status_code}: {response.text[:300]}")
+        return any(
+            (event.get("metadata") or {}).get("helpdesk_outbox_id") == item_id
+            for event in response.json().get("events") or []
+            if event.get("event") == "bot"
+        )
+
     async def aclose(self) -> None:
         await self._client.aclose()

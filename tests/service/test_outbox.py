@@ -20,17 +20,29 @@ from .conftest import HandoffFactory, ThreadedServer, Tokens
 
 
 class StandInRasa:
-    """Records what Rasa's tracker/events endpoint would receive."""
+    """Records what Rasa's tracker/events endpoint receives and answers its tracker endpoint."""
 
-    def __init__(self) -> None:
+    def __init__(self, lose_first_answer: bool = False) -> None:
         self.received: list[tuple[str, dict[str, str], list[dict[str, Any]]]] = []
+        self.lose_first_answer = lose_first_answer
         self.app = Starlette(
-            routes=[Route("/conversations/{cid}/tracker/events", self.append, methods=["POST"])]
+            routes=[
+                Route("/conversations/{cid}/tracker/events", self.append, methods=["POST"]),
+                Route("/conversations/{cid}/tracker", self.tracker, methods=["GET"]),
+            ]
         )
 
     async def append(self, request: Request) -> JSONResponse:
         self.received.append((request.path_params["cid"], dict(request.query_params), await request.json()))
+        if self.lose_first_answer:
+            # Rasa applied the events, but the answer never reached the service.
+            self.lose_first_answer = False
+            return JSONResponse({"detail": "gateway timeout"}, status_code=504)
         return JSONResponse({"sender_id": request.path_params["cid"]})
+
+    async def tracker(self, request: Request) -> JSONResponse:
+        events = [e for cid, _, batch in self.received if cid == request.path_params["cid"] for e in batch]
+        return JSONResponse({"sender_id": request.path_params["cid"], "events": events})
 
 
 def _deliver(settings: Settings, rasa_url: str) -> int:
@@ -90,3 +102,21 @@ def test_messages_are_delivered_in_order_after_rasa_comes_back(
 
 def test_backoff_grows_and_is_capped() -> None:
     assert [backoff_seconds(n, 30) for n in (1, 2, 3, 4, 10)] == [0.5, 1.0, 2.0, 4.0, 30.0]
+
+
+def test_a_retry_after_a_lost_answer_does_not_reach_the_customer_twice(
+    client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory, settings: Settings
+) -> None:
+    handoff = handoff_factory.create("conv-lost")
+    base = f"/api/v1/handoffs/{handoff['id']}"
+    client.post(f"{base}/claim", headers=tokens.auth("l2"))
+    client.post(f"{base}/messages", json={"text": "only once"}, headers=tokens.auth("l2"))
+    rasa = StandInRasa(lose_first_answer=True)
+    server = ThreadedServer(rasa.app).start()
+    try:
+        assert _deliver(settings, server.url) == 0  # the answer was lost: the item stays pending
+        assert _deliver(settings, server.url) == 1  # the retry finds it in the tracker and does not resend
+    finally:
+        server.stop()
+    assert [events[0]["text"] for _, _, events in rasa.received] == ["only once"]
+    assert _statuses(settings) == [("sent", 1)]
