@@ -26,7 +26,7 @@ RASA := $(CURDIR)/$(VENV_BOT)/bin/rasa
 MODELS := $(HELPDESK_DATA_DIR)/models
 DEMO_ENV := $(HELPDESK_DATA_DIR)/demo.env
 
-.PHONY: help install run train test test-service test-kb test-actions test-bot test-e2e lint bench lock clean system-deps test-browser test-channels screenshots
+.PHONY: help install system-deps run train test test-service test-kb test-deploy test-actions test-bot test-e2e test-channels test-browser screenshots lint bench lock clean
 
 help:
 	@echo "make run    install what is missing, train the bot if its data changed, start everything (demo mode)"
@@ -49,14 +49,17 @@ $(VENV_BOT)/.installed: requirements/bot.txt
 
 install: $(VENV)/.installed $(VENV_BOT)/.installed
 
-# System packages the tests need: OpenLDAP's slapd (LDAP directory tests). Installed only when missing.
-SYSTEM_PACKAGES := slapd ldap-utils
+# System packages the tests need, installed only when missing: OpenLDAP's slapd (LDAP directory tests)
+# and docker-compose (validates docker-compose.yml without a Docker engine).
 system-deps:
-	@if ! command -v slapd >/dev/null 2>&1 && ! test -x /usr/sbin/slapd; then \
-		echo "installing $(SYSTEM_PACKAGES) (LDAP directory tests)"; \
+	@missing=""; \
+	{ command -v slapd >/dev/null 2>&1 || test -x /usr/sbin/slapd; } || missing="$$missing slapd ldap-utils"; \
+	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
 		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
 BOT_INPUTS := bot/config.yml bot/domain.yml $(shell find bot/data -name '*.yml' 2>/dev/null)
@@ -115,7 +118,10 @@ test-browser: install train $(CHROMIUM)
 screenshots: install train $(CHROMIUM)
 	UPDATE_SCREENSHOTS=1 $(VENV)/bin/python -m pytest tests/browser -k "round_trip or screenshot"
 
-test: lint test-service test-kb test-actions test-bot test-e2e test-channels test-browser
+test-deploy: $(VENV)/.installed system-deps
+	$(VENV)/bin/python -m pytest tests/deploy
+
+test: lint test-service test-kb test-deploy test-actions test-bot test-e2e test-channels test-browser
 
 bench: install train
 	$(VENV)/bin/python bench/kb_search.py

@@ -130,12 +130,15 @@ class KnowledgeIndex:
                 if self._seen_revision < 0:
                     self.index.replace_all(kb_store.all_articles(session))
                 else:
+                    upserts, removals = [], []
                     for article_id in kb_store.changed_since(session, self._seen_revision):
                         row = session.get(ArticleRow, article_id)
                         if row is None:
-                            self.index.remove(article_id)
+                            removals.append(article_id)
                         else:
-                            self.index.upsert(kb_store.to_article(row))
+                            upserts.append(kb_store.to_article(row))
+                    # One rebuild of the BM25 part for the whole batch.
+                    self.index.apply(upserts=upserts, removals=removals)
             self._seen_revision = latest
             self.ready.set()
             return True

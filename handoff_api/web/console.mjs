@@ -155,12 +155,20 @@ function render() {
     if (handoff.status === "resolved" || !state.tiers.includes(handoff.tier)) forget(handoff.id);
     else state.mineData[handoff.id] = handoff;
   }
+  // A live update must not take the agent's half-written reply, nor the focus, away.
   const draft = $("#reply")?.value || "";
   const note = $("#note")?.value || "";
+  const focused = document.activeElement?.id;
+  const caret = document.activeElement?.selectionStart;
   renderDetail($("#detail"), handoff, { actions, optional: state.optional, canEscalate: nextTiers(handoff).length > 0 });
   renderContext($("#context"), handoff);
   if ($("#reply")) $("#reply").value = draft;
   if ($("#note")) $("#note").value = note;
+  const refocus = focused && ["reply", "note"].includes(focused) ? document.getElementById(focused) : null;
+  if (refocus && !refocus.disabled) {
+    refocus.focus();
+    if (typeof caret === "number") refocus.setSelectionRange(caret, caret);
+  }
   renderQueue();
 }
 

@@ -183,3 +183,17 @@ async def test_complete_without_a_verified_code_hands_over(domain: Any) -> None:
         SlotSet("flow_outcome", "handover")
     ]
     assert dispatcher.messages == []
+
+
+async def test_slots_reset_at_the_start_are_validated_silently(domain: Any) -> None:
+    events = timeline(
+        user("I forgot my password", "password_reset"),
+        action("action_start_identity"),
+        slot("account", None),
+        slot("otp_code", None),
+    )
+    dispatcher = CollectingDispatcher()
+    await ValidateIdentityForm().run(
+        dispatcher, conversation("c", events, slots={"requested_slot": None}), domain
+    )
+    assert dispatcher.messages == []

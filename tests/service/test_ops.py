@@ -92,6 +92,19 @@ def test_metrics_show_queues_breaches_and_reasons(
     assert "http_requests_total" in text or "http_request_duration" in text
 
 
+def test_ids_too_large_for_the_database_are_422_not_500(client: TestClient, tokens: Tokens) -> None:
+    # Found by the schema fuzzer: PostgreSQL integers end at 2**31-1, SQLite's at 2**63-1.
+    for huge in (2**31, 2**63):
+        response = client.post(f"/api/v1/handoffs/{huge}/claim", headers=tokens.auth("lead"))
+        assert response.status_code in (404, 422), response.text
+        rating = client.post(
+            "/api/v1/ratings",
+            json={"conversation_id": "c", "handoff_id": huge, "rating": 5},
+            headers=tokens.auth("bot"),
+        )
+        assert rating.status_code == 422, rating.text
+
+
 # --- rate limits ---------------------------------------------------------------------------------
 
 
