@@ -8,6 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Pla
 Tier = Literal["l2", "l3", "l4"]
 Role = Literal["bot", "l2", "l3", "l4", "lead", "editor"]
 Priority = Literal["p1", "p2", "p3", "p4"]
+Level = Literal["high", "medium", "low"]
 Status = Literal["waiting", "assigned", "resolved"]
 Reason = Literal[
     "customer_request",
@@ -43,6 +44,7 @@ class Customer(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     email: EmailStr | None = None
     verified: bool = False
+    vip: bool = False
 
 
 class BotContext(BaseModel):
@@ -70,7 +72,9 @@ class HandoffCreate(StrictModel):
     reason: Reason
     tier: Tier = "l2"
     category: str | None = Field(default=None, max_length=100)
-    priority: Priority = "p3"
+    priority: Priority = Field(default="p3", description="used when impact and urgency are not both given")
+    impact: Level | None = Field(default=None, description="how many people or how much work it stops")
+    urgency: Level | None = Field(default=None, description="how soon it hurts")
     summary: str | None = Field(default=None, max_length=4000)
     customer: Customer = Field(default_factory=Customer)
     context: BotContext = Field(default_factory=BotContext)

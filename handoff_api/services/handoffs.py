@@ -36,14 +36,15 @@ def create(session: Session, data: HandoffCreate, bot: User) -> tuple[Handoff, b
     if existing is not None:
         return existing, False
     now = utcnow()
-    first_due, resolution_due = sla.due_times(data.priority, now)
+    priority = sla.priority_for(data.impact, data.urgency, data.priority, data.customer.vip)
+    first_due, resolution_due = sla.due_times(priority, now)
     stamps = [line.at.timestamp() for line in data.transcript if line.at is not None]
     handoff = Handoff(
         conversation_id=data.conversation_id,
         channel=data.channel,
         tier=data.tier,
         status="waiting",
-        priority=data.priority,
+        priority=priority,
         category=data.category,
         reason=data.reason,
         summary=data.summary,

@@ -17,6 +17,28 @@ TARGETS: dict[str, tuple[int, int]] = {
 }
 
 
+# ITIL priority matrix: impact x urgency (each high / medium / low) -> p1 (critical) .. p4 (low).
+PRIORITY_MATRIX: dict[tuple[str, str], str] = {
+    ("high", "high"): "p1",
+    ("high", "medium"): "p2",
+    ("medium", "high"): "p2",
+    ("high", "low"): "p3",
+    ("medium", "medium"): "p3",
+    ("low", "high"): "p3",
+    ("medium", "low"): "p4",
+    ("low", "medium"): "p4",
+    ("low", "low"): "p4",
+}
+
+
+def priority_for(impact: str | None, urgency: str | None, given: str, vip: bool) -> str:
+    """The matrix decides when impact and urgency are known; a VIP's handoff is raised one level."""
+    priority = PRIORITY_MATRIX[(impact, urgency)] if impact and urgency else given
+    if vip and priority != "p1":
+        priority = f"p{int(priority[1]) - 1}"
+    return priority
+
+
 def due_times(priority: str, start: datetime) -> tuple[datetime, datetime]:
     first, resolution = TARGETS[priority]
     return start + timedelta(minutes=first), start + timedelta(minutes=resolution)

@@ -159,3 +159,23 @@ def test_fifty_concurrent_claimers_claim_every_handoff_exactly_once(
         server.stop()
     assert len(claimed) == 20
     assert Counter(claimed).most_common(1)[0][1] == 1
+
+
+@pytest.mark.parametrize(
+    ("impact", "urgency", "vip", "expected"),
+    [
+        ("high", "high", False, "p1"),
+        ("medium", "medium", False, "p3"),
+        ("low", "low", False, "p4"),
+        ("medium", "medium", True, "p2"),
+        ("high", "high", True, "p1"),
+        (None, None, True, "p2"),
+    ],
+)
+def test_priority_comes_from_impact_and_urgency_and_is_raised_for_vips(
+    handoff_factory: HandoffFactory, impact: str | None, urgency: str | None, vip: bool, expected: str
+) -> None:
+    handoff = handoff_factory.create(
+        "prio", impact=impact, urgency=urgency, customer={"name": "Dana", "vip": vip}
+    )
+    assert handoff["priority"] == expected
