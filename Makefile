@@ -18,8 +18,11 @@ export TRANSFORMERS_OFFLINE := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-PY311 ?= $(shell command -v python3.11 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.11*/bin/python3.11 2>/dev/null | tail -n 1)
-PY310 ?= $(shell command -v python3.10 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null | tail -n 1)
+# The first interpreter of each version that really runs (a pyenv shim may exist but not be active).
+find_python = $(shell for p in $$(command -v python$(1) 2>/dev/null) $$HOME/.pyenv/versions/$(1)*/bin/python$(1) /usr/bin/python$(1) /usr/local/bin/python$(1); do \
+	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != tuple(map(int, "$(1)".split("."))))' 2>/dev/null && { echo "$$p"; break; }; done)
+PY311 ?= $(call find_python,3.11)
+PY310 ?= $(call find_python,3.10)
 VENV := .venv
 VENV_BOT := .venv-bot
 RASA := $(CURDIR)/$(VENV_BOT)/bin/rasa
