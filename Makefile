@@ -128,6 +128,7 @@ test: lint test-service test-kb test-deploy test-actions test-bot test-e2e test-
 
 bench: install train
 	$(VENV)/bin/python bench/kb_search.py
+	$(VENV)/bin/python bench/bot_latency.py
 
 # Re-pin both environments from what is installed now.
 lock:

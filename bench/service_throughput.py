@@ -222,6 +222,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "service_throughput.json")
     args = parser.parse_args()
 
+    load_before = os.getloadavg()
     results = []
     for backend in args.backends.split(","):
         with tempfile.TemporaryDirectory(prefix=f"helpdesk-bench-{backend}-") as tmp:
@@ -247,6 +248,9 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "system": platform.platform(),
+            # Other work on the machine skews the figures: 1/5/15-minute load averages around the run.
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
         },
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
         "results": results,

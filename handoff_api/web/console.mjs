@@ -17,6 +17,7 @@ const state = {
   mineData: {},
   unread: new Set(),
   current: null,
+  focusNext: null,
   selected: 0,
   optional: {},
 };
@@ -126,10 +127,16 @@ function forget(id) {
 
 // ---- a handoff ---------------------------------------------------------------------------------------
 
+let loads = 0;
+
 async function openHandoff(id, { focus = true } = {}) {
+  const load = ++loads;
   try {
-    state.current = await api.get(`/api/v1/handoffs/${id}`);
+    const handoff = await api.get(`/api/v1/handoffs/${id}`);
+    if (load !== loads) return; // a later load is on its way: never show an older state over it
+    state.current = handoff;
   } catch (error) {
+    if (load !== loads) return;
     if (error.status === 403 || error.status === 404) {
       // Escalated out of our tier (or gone): it is someone else's now.
       forget(id);
@@ -164,10 +171,12 @@ function render() {
   renderContext($("#context"), handoff);
   if ($("#reply")) $("#reply").value = draft;
   if ($("#note")) $("#note").value = note;
-  const refocus = focused && ["reply", "note"].includes(focused) ? document.getElementById(focused) : null;
+  const wanted = state.focusNext || (["reply", "note"].includes(focused) ? focused : null);
+  const refocus = wanted ? document.getElementById(wanted) : null;
   if (refocus && !refocus.disabled) {
     refocus.focus();
-    if (typeof caret === "number") refocus.setSelectionRange(caret, caret);
+    if (wanted === focused && typeof caret === "number") refocus.setSelectionRange(caret, caret);
+    state.focusNext = null;
   }
   renderQueue();
 }
@@ -194,11 +203,13 @@ const actions = {
   async claim() {
     const handoff = state.current;
     if (!handoff || handoff.status !== "waiting") return;
-    await act(api.post(`/api/v1/handoffs/${handoff.id}/claim`), () => {
+    // The reply box gets the focus as soon as a render shows the claimed handoff (live loads race).
+    state.focusNext = "reply";
+    const claimed = await act(api.post(`/api/v1/handoffs/${handoff.id}/claim`), () => {
       if (!state.mine.includes(handoff.id)) state.mine.push(handoff.id);
       saveMine();
     });
-    $("#reply")?.focus();
+    if (!claimed) state.focusNext = null;
   },
   async reply(text) {
     const handoff = state.current;

@@ -1,5 +1,6 @@
 """In a real browser: a customer asks the widget for a human, the console shows it live, the agent
-replies, the customer sees it with the agent's name, and nothing anyone typed runs as script."""
+replies, the customer sees it with the agent's name; L2 escalates, L3 hands the customer back to the
+bot; and nothing anyone typed runs as script."""
 
 import re
 import time
@@ -22,8 +23,11 @@ PWNED = "() => window.__pwned === undefined"
 def test_customer_agent_round_trip(stack: Stack, browser: Browser, tmp_path: Path) -> None:
     customer_context = browser.new_context(viewport={"width": 1100, "height": 780})
     agent_context = browser.new_context(viewport={"width": 1400, "height": 860})
+    carol_context = browser.new_context(viewport={"width": 1400, "height": 860})
     customer_page, agent_page = customer_context.new_page(), agent_context.new_page()
+    carol_page = carol_context.new_page()
     customer_errors, agent_errors = script_errors(customer_page), script_errors(agent_page)
+    carol_errors = script_errors(carol_page)
     latencies: dict[str, float] = {}
     try:
         # The agent is watching the L2 queue before the customer arrives.
@@ -101,7 +105,7 @@ def test_customer_agent_round_trip(stack: Stack, browser: Browser, tmp_path: Pat
         widget.say("still there after a reload")
         expect(console.transcript()).to_contain_text("still there after a reload")
 
-        # A private note, then back to the bot.
+        # A private note, and up to L3 with it.
         agent_page.locator("body").click()
         agent_page.keyboard.press("n")
         note = agent_page.get_by_label("Add a private note (agents only)")
@@ -110,16 +114,31 @@ def test_customer_agent_round_trip(stack: Stack, browser: Browser, tmp_path: Pat
         note.press("Control+Enter")
         expect(agent_page.locator(".notes")).to_contain_text("802.1X certificate missing")
         agent_page.locator("body").click()
-        agent_page.keyboard.press("b")
-        dialog = agent_page.get_by_role("dialog", name="Resolve")
+        agent_page.keyboard.press("e")
+        escalate = agent_page.get_by_role("dialog", name="Escalate")
+        expect(escalate.get_by_label("To")).to_have_value("l3")
+        escalate.get_by_label("Note for the next engineer").fill("needs the network team")
+        escalate.get_by_role("button", name="Escalate").click()
+        expect(agent_page.locator("#detail")).to_contain_text("l3 queue")  # out of alice's hands
+
+        # Carol (L3) finds it with the whole story, claims it and hands the customer back to the bot.
+        carol = Console(carol_page, stack).sign_in("carol")
+        carol.queue_item(number.group()).click()
+        expect(carol_page.locator(".notes")).to_contain_text("needs the network team")
+        expect(carol.transcript()).to_contain_text("Hi, I'm Alice from L2")
+        carol_page.get_by_role("button", name="Claim").click()
+        expect(carol_page.locator("#detail-title")).to_contain_text("assigned")
+        carol_page.locator("body").click()
+        carol_page.keyboard.press("b")
+        dialog = carol_page.get_by_role("dialog", name="Resolve")
         expect(dialog.get_by_label("Hand the customer back to the bot")).to_be_checked()
         dialog.get_by_role("button", name="Resolve").click()
-        expect(agent_page.locator("#detail-title")).to_contain_text("resolved")
+        expect(carol_page.locator("#detail-title")).to_contain_text("resolved")
         expect(customer_page.locator(".msg.bot").last).to_contain_text("virtual assistant")
         expect(customer_page.locator("#hd-status")).to_have_text("Virtual assistant")
-        assert customer_errors == [] and agent_errors == []
+        assert customer_errors == [] and agent_errors == [] and carol_errors == []
     finally:
         for name, seconds in latencies.items():
             print(f"latency {name}: {seconds * 1000:.0f} ms")
-        customer_context.close()
-        agent_context.close()
+        for opened in (customer_context, agent_context, carol_context):
+            opened.close()
