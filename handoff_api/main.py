@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from handoff_api.api.routes import (
     agents,
+    article_page,
     conversations,
     dev_mailbox,
     events,
@@ -106,6 +107,7 @@ def create_app(
         events.router,
         kb.router,
         pages.router,
+        article_page.router,
         # Issue 4: identity self-service, ratings, ticket status, the dev mailbox (demo mode only).
         identity.router,
         ratings.router,

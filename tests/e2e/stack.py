@@ -169,7 +169,7 @@ class Stack:
             process.start()
         self.wait_ready()
 
-    def wait_ready(self, timeout: float = 240) -> None:
+    def wait_ready(self, timeout: float = 480) -> None:
         deadline = time.monotonic() + timeout
         checks = {
             "helpdesk": f"{self.helpdesk_url}/healthz",

@@ -229,3 +229,17 @@ def test_knowledge_gaps_group_unanswered_questions_and_become_drafts(
     drafted = client.post(f"/api/v1/kb/drafts/from-handoff/{handoff['id']}", headers=tokens.auth("l2"))
     assert drafted.status_code == 201 and "Reinstalled the VPN profile" in drafted.json()["body"]
     assert drafted.json()["status"] == "draft" and drafted.json()["updated_by"] == "agent-l2"
+
+
+def test_the_bots_links_open_the_published_article_safely(client: TestClient, tokens: Tokens) -> None:
+    url = _search(client, tokens, "reset my password")["results"][0]["url"]  # type: ignore[index]
+    page = client.get("/kb/" + str(url).rsplit("/", 1)[1])
+    assert page.status_code == 200 and "<h1>" in page.text and "Steps" in page.text
+    hostile = {**NEW_ARTICLE, "title": "<script>alert(1)</script>", "body": "Hi <img src=x onerror=alert(1)>"}
+    created = client.post("/api/v1/kb/articles", json=hostile, headers=tokens.auth("editor")).json()
+    shown = client.get(f"/kb/{created['id']}").text
+    assert "<script>" not in shown and "<img" not in shown and "&lt;script&gt;" in shown
+    draft = client.post(
+        "/api/v1/kb/articles", json={**NEW_ARTICLE, "status": "draft"}, headers=tokens.auth("editor")
+    )
+    assert client.get(f"/kb/{draft.json()['id']}").status_code == 404

@@ -64,6 +64,7 @@ GET    /console                                                           200  2
 GET    /editor                                                            200  200  200  200  200  200  200
 GET    /demo                                                              200  200  200  200  200  200  200
 GET    /favicon.ico                                                       200  200  200  200  200  200  200
+GET    /kb/{article_id}                                                   404  404  404  404  404  404  404
 POST   /api/v1/identity/verifications                                     401  201  403  403  403  403  403
 POST   /api/v1/identity/verifications/{verification_id}/check             401  404  403  403  403  403  403
 POST   /api/v1/identity/verifications/{verification_id}/unlock            401  404  403  403  403  403  403
