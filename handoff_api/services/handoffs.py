@@ -12,6 +12,8 @@ from handoff_api.models import OPEN_STATUSES, Handoff, Message, Note, OutboxItem
 from handoff_api.schemas import TIER_ORDER, HandoffCreate
 from handoff_api.services import events, sla
 
+# An outbox entry that is not a tracker event: Rasa's trigger_intent, sent after the events before it.
+TRIGGER_INTENT = "trigger_intent"
 RETURN_TO_BOT_TEXT = (
     "The engineer has handed you back to the virtual assistant. Is there anything else I can help with?"
 )
@@ -251,9 +253,14 @@ def resolve(session: Session, handoff: Handoff, agent: User, resolution: str, re
             OutboxItem(
                 handoff_id=handoff.id,
                 conversation_id=handoff.conversation_id,
+                # The bot takes over with its own words (and asks for a rating) on the external intent.
                 events=[
                     {"event": "resume"},
-                    {"event": "bot", "text": RETURN_TO_BOT_TEXT, "metadata": {"helpdesk_return": handoff.id}},
+                    {
+                        "event": TRIGGER_INTENT,
+                        "name": "EXTERNAL_handed_back",
+                        "entities": {"handoff_id": str(handoff.id), "ticket_number": handoff.number},
+                    },
                 ],
             )
         )

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from handoff_api.models import OutboxItem, utcnow
+from handoff_api.services.handoffs import TRIGGER_INTENT
 from handoff_api.services.rasa_client import RasaClient, RasaUnavailable
 
 log = structlog.get_logger(__name__)
@@ -43,13 +44,23 @@ def _mark_attempt(factory: sessionmaker[Session], item_id: int) -> None:
             item.attempts += 1
 
 
-def _stamped(item: OutboxItem) -> list[dict[str, Any]]:
-    return [
-        {**event, "metadata": {**(event.get("metadata") or {}), "helpdesk_outbox_id": item.id}}
-        if event.get("event") == "bot"
-        else event
-        for event in item.events
-    ]
+def _stamped(item: OutboxItem, event: dict[str, Any]) -> dict[str, Any]:
+    """Marks what Rasa stores for this item, so a retry can tell it arrived already."""
+    return {**event, "metadata": {**(event.get("metadata") or {}), "helpdesk_outbox_id": item.id}}
+
+
+async def _send(rasa: RasaClient, item: OutboxItem) -> None:
+    pending: list[dict[str, Any]] = []
+    for event in item.events:
+        if event.get("event") != TRIGGER_INTENT:
+            pending.append(_stamped(item, event))
+            continue
+        if pending:
+            await rasa.append_events(item.conversation_id, pending)
+            pending = []
+        await rasa.trigger_intent(item.conversation_id, event["name"], event.get("entities") or {})
+    if pending:
+        await rasa.append_events(item.conversation_id, pending)
 
 
 def _mark_failed(factory: sessionmaker[Session], item_id: int, error: str, ceiling: float) -> None:
@@ -77,7 +88,7 @@ async def deliver_due(factory: sessionmaker[Session], rasa: RasaClient, ceiling:
                 log.info("outbox.already_delivered", item=item.id)
             else:
                 await run_in_threadpool(_mark_attempt, factory, item.id)
-                await rasa.append_events(item.conversation_id, _stamped(item))
+                await _send(rasa, item)
         except RasaUnavailable as exc:
             blocked.add(item.conversation_id)
             log.warning("outbox.delivery_failed", item=item.id, attempts=item.attempts + 1, error=str(exc))

@@ -28,6 +28,20 @@ class RasaClient:
         if response.status_code >= 400:
             raise RasaUnavailable(f"Rasa answered {response.status_code}: {response.text[:300]}")
 
+    async def trigger_intent(self, conversation_id: str, name: str, entities: dict[str, Any]) -> None:
+        """The bot reacts to an intent as if the customer had said it, replying on their channel."""
+        params = {"output_channel": "latest", "token": self._token}
+        try:
+            response = await self._client.post(
+                f"/conversations/{quote(conversation_id, safe='')}/trigger_intent",
+                params=params,
+                json={"name": name, "entities": entities},
+            )
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 400:
+            raise RasaUnavailable(f"Rasa answered {response.status_code}: {response.text[:300]}")
+
     async def has_outbox_item(self, conversation_id: str, item_id: int) -> bool:
         """Whether a bot event of this outbox item is in the conversation already (a retry after an
         attempt whose answer was lost must not reach the customer twice)."""
@@ -40,11 +54,10 @@ class RasaClient:
             raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code >= 400:
             raise RasaUnavailable(f"Rasa answered {response.status_code}: {response.text[:300]}")
-        return any(
-            (event.get("metadata") or {}).get("helpdesk_outbox_id") == item_id
-            for event in response.json().get("events") or []
-            if event.get("event") == "bot"
-        )
+        for event in response.json().get("events") or []:
+            if (event.get("metadata") or {}).get("helpdesk_outbox_id") == item_id:
+                return True
+        return False
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -157,7 +157,9 @@ def test_resolve_returns_the_conversation_to_the_bot(
     with make_session_factory(engine)() as session:
         items = list(session.scalars(select(OutboxItem)))
     engine.dispose()
-    assert [e["event"] for e in items[-1].events] == ["resume", "bot"]
+    assert [e["event"] for e in items[-1].events] == ["resume", "trigger_intent"]
+    assert items[-1].events[1]["name"] == "EXTERNAL_handed_back"
+    assert items[-1].events[1]["entities"]["ticket_number"] == handoff["number"]
     # A new handoff may be opened for the same conversation once the old one is resolved.
     assert handoff_factory.create("conv-res")["id"] != handoff["id"]
 
