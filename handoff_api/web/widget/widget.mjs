@@ -4,7 +4,7 @@ import { SocketClient } from "./socket.mjs";
 import { ChatStore } from "./store.mjs";
 
 const QUEUE = /(?:ticket|Ticket)\s+(HD-\d+)[\s\S]*?number\s+(\d+)\s+in the queue/;
-const RETURNED = /handed you back to the virtual assistant/i;
+const RETURNED = /(handed you back to|you're back with) the virtual assistant/i;
 const TYPING_TIMEOUT_MS = 15000;
 const TIER_LABEL = { l2: "L2 engineer", l3: "L3 engineer", l4: "vendor engineer", lead: "team lead" };
 
