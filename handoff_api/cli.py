@@ -174,7 +174,12 @@ def demo_info(env_file: Annotated[Path, typer.Option(help="the file `demo seed` 
     rasa_port = os.environ.get("RASA_PORT", "5005")
     console = Console()
     console.print("[bold]IT help desk (demo mode)[/bold]")
-    console.print(f"  helpdesk service  http://127.0.0.1:{settings.helpdesk_port}  (API docs: /docs)")
+    base = f"http://127.0.0.1:{settings.helpdesk_port}"
+    console.print(f"  helpdesk service  {base}  (API docs: /docs)")
+    console.print(f"  chat widget demo  {base}/demo")
+    console.print(f"  agent console     {base}/console   (sign in with an agent's token)")
+    console.print(f"  knowledge editor  {base}/editor    (sign in with erin's token)")
+    console.print(f"  dev mailbox       {base}/dev/mailbox  (one-time codes; sign in with lena's token)")
     console.print(
         f"  Rasa bot          http://127.0.0.1:{rasa_port}  (socket.io, REST: /webhooks/rest/webhook)"
     )
