@@ -129,6 +129,7 @@ test: lint test-service test-kb test-deploy test-actions test-bot test-e2e test-
 bench: install train
 	$(VENV)/bin/python bench/kb_search.py
 	$(VENV)/bin/python bench/bot_latency.py
+	$(VENV)/bin/python bench/service_throughput.py
 
 # Re-pin both environments from what is installed now.
 lock:
