@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handoff_api.core.db import changed_rows
 from handoff_api.models import BrokerCursor
+from handoff_api.redaction import redact
 from handoff_api.services import handoffs
 
 log = structlog.get_logger(__name__)
@@ -87,9 +88,9 @@ def _apply(session: Session, sender_id: str, row_id: int, event: dict[str, Any],
         else datetime.now(UTC).replace(tzinfo=None)
     )
     role = "customer" if kind == "user" else "bot"
-    return (
-        handoffs.append_customer_message(session, handoff, role, str(text), at, f"rasa:{row_id}") is not None
-    )
+    # While an engineer holds the chat the bot is paused and cannot mask what the customer types.
+    line = redact(str(text)) if role == "customer" else str(text)
+    return handoffs.append_customer_message(session, handoff, role, line, at, f"rasa:{row_id}") is not None
 
 
 class _LostRace(Exception):

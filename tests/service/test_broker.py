@@ -140,3 +140,29 @@ def test_messages_after_resolution_are_not_appended(
 
 def test_no_broker_table_yet_is_not_an_error(settings: Settings) -> None:
     assert _consume(settings) == 0
+
+
+def test_secrets_typed_while_an_engineer_holds_the_chat_are_masked(
+    client: TestClient,
+    tokens: Tokens,
+    handoff_factory: HandoffFactory,
+    settings: Settings,
+    rasa_broker: RasaBroker,
+) -> None:
+    handoff = handoff_factory.create("conv-secret")
+    rasa_broker.publish(
+        "conv-secret", {"event": "user", "text": "the code is 482913", "timestamp": CUTOFF + 1}
+    )
+    rasa_broker.publish(
+        "conv-secret", {"event": "user", "text": "my password is Hunter2!", "timestamp": CUTOFF + 2}
+    )
+    rasa_broker.publish(
+        "conv-secret", {"event": "user", "text": "my password is not working", "timestamp": CUTOFF + 3}
+    )
+    assert _consume(settings) == 3
+    lines = [text for _, text in _transcript(client, tokens, handoff["id"])][-3:]
+    assert lines == [
+        "the code is [REDACTED CODE]",
+        "my password is [REDACTED PASSWORD]",
+        "my password is not working",
+    ]
