@@ -29,6 +29,14 @@ def _migrated_sessions() -> tuple[Engine, sessionmaker[Session], Settings]:
     return engine, make_session_factory(engine), settings
 
 
+def _user_named(session: Session, name: str) -> User:
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        err.print(f"[red]no user named {name}[/red]")
+        raise typer.Exit(1)
+    return user
+
+
 @users_app.command("list")
 def users_list() -> None:
     """List users: name, role, active, skills, created, last seen (never tokens)."""
@@ -55,10 +63,7 @@ def users_revoke(name: Annotated[str, typer.Option(help="the user whose token st
     engine, sessions, _settings = _migrated_sessions()
     try:
         with transaction(sessions) as session:
-            user = session.scalar(select(User).where(User.name == name))
-            if user is None:
-                err.print(f"[red]no user named {name}[/red]")
-                raise typer.Exit(1)
+            user = _user_named(session, name)
             was_active = user.active
             user.active = False
             audit.record(
@@ -76,10 +81,7 @@ def users_rotate(name: Annotated[str, typer.Option(help="the user who gets a new
     token = new_token()
     try:
         with transaction(sessions) as session:
-            user = session.scalar(select(User).where(User.name == name))
-            if user is None:
-                err.print(f"[red]no user named {name}[/red]")
-                raise typer.Exit(1)
+            user = _user_named(session, name)
             was_active = user.active
             user.token_hash = hash_token(token, settings.secret_key())
             user.active = True

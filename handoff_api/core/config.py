@@ -37,7 +37,6 @@ class Settings(BaseSettings):
     outbox_retry_max_seconds: float = 30.0
 
     max_request_bytes: int = 1_000_000
-    max_message_chars: int = 4000
     helpdesk_cors_origins: list[str] = Field(default_factory=list)
 
     # --- Identity self-service for the bot (issue 4; handoff_api/identity) -----------------------
