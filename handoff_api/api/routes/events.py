@@ -2,8 +2,9 @@
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 from sqlalchemy import func, select
@@ -12,44 +13,16 @@ from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from handoff_api.api.deps import CurrentAgent, visible_tiers
-from handoff_api.models import Handoff, HandoffEvent, ticket_number
+from handoff_api.models import HandoffEvent
+from handoff_api.services.event_feed import BATCH, FeedCursor, read_after
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 POLL_SECONDS = 0.2
-BATCH = 200
 
 
 def _latest_id(factory: sessionmaker[Session]) -> int:
     with factory() as session:
         return session.scalar(select(func.max(HandoffEvent.id))) or 0
-
-
-def _events_after(
-    factory: sessionmaker[Session], last_id: int, tiers: tuple[str, ...]
-) -> list[dict[str, Any]]:
-    with factory() as session:
-        rows = session.execute(
-            select(HandoffEvent, Handoff.status, Handoff.priority)
-            .join(Handoff, Handoff.id == HandoffEvent.handoff_id)
-            .where(HandoffEvent.id > last_id, HandoffEvent.tier.in_(tiers))
-            .order_by(HandoffEvent.id)
-            .limit(BATCH)
-        ).all()
-        return [
-            {
-                "id": event.id,
-                "kind": event.kind,
-                "handoff_id": event.handoff_id,
-                "number": ticket_number(event.handoff_id),
-                "tier": event.tier,
-                "status": status,
-                "priority": priority,
-                "actor": event.actor,
-                "at": event.at.isoformat() + "Z",
-                "detail": event.detail,
-            }
-            for event, status, priority in rows
-        ]
 
 
 @router.get("/events")
@@ -63,11 +36,10 @@ async def stream_events(
     start = last_event_id if last_event_id is not None else await run_in_threadpool(_latest_id, factory)
 
     async def feed() -> AsyncIterator[dict[str, str]]:
-        cursor = start
+        cursor = FeedCursor(start)
         while True:
-            batch = await run_in_threadpool(_events_after, factory, cursor, tiers)
+            batch = await run_in_threadpool(read_after, factory, cursor, tiers, time.monotonic())
             for item in batch:
-                cursor = item["id"]
                 yield {"id": str(item["id"]), "event": item["kind"], "data": json.dumps(item)}
             if len(batch) < BATCH:
                 await asyncio.sleep(POLL_SECONDS)
