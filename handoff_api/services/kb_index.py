@@ -16,6 +16,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -110,13 +111,18 @@ class KnowledgeIndex:
 
     def seed_if_empty(self, corpus: Path = STARTER_CORPUS) -> int:
         """Imports the starter corpus on the very first start (never again once anything was stored)."""
-        with self._write() as session, session.begin():
-            if kb_store.latest_revision(session) or session.scalar(select(ArticleRow.id).limit(1)):
-                return 0
-            loaded = load_articles(corpus)
-            for error in loaded.errors:
-                log.warning("kb.seed_skipped_file", error=str(error))
-            created, _ = kb_store.import_articles(session, loaded.articles, "import")
+        try:
+            with self._write() as session, session.begin():
+                if kb_store.latest_revision(session) or session.scalar(select(ArticleRow.id).limit(1)):
+                    return 0
+                loaded = load_articles(corpus)
+                for error in loaded.errors:
+                    log.warning("kb.seed_skipped_file", error=str(error))
+                created, _ = kb_store.import_articles(session, loaded.articles, "import")
+        except IntegrityError:
+            # Several workers starting on an empty PostgreSQL database: another one seeded it first.
+            log.info("kb.seeded_by_another_worker")
+            return 0
         log.info("kb.seeded", articles=created, corpus=str(corpus))
         return created
 

@@ -1,11 +1,17 @@
 """The knowledge-base API: editors change what the bot answers, live; search knows when it doesn't know."""
 
+import threading
 import time
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from handoff_api.core.config import Settings
+from handoff_api.core.db import make_engine, make_session_factory
 from handoff_api.main import create_app
+from handoff_api.services import kb_store
+from handoff_api.services.kb_index import KnowledgeIndex
+from knowledge_base.articles import load_articles
 from knowledge_base.embeddings import MiniLMEmbedder
 
 from .conftest import HandoffFactory, Tokens
@@ -243,3 +249,32 @@ def test_the_bots_links_open_the_published_article_safely(client: TestClient, to
         "/api/v1/kb/articles", json={**NEW_ARTICLE, "status": "draft"}, headers=tokens.auth("editor")
     )
     assert client.get(f"/kb/{draft.json()['id']}").status_code == 404
+
+
+def test_workers_starting_together_on_an_empty_database_seed_it_once(
+    settings: Settings, embedder: MiniLMEmbedder, kb_seed_dir: Path
+) -> None:
+    engine = make_engine(settings.sqlalchemy_url)
+    factory = make_session_factory(engine)
+    try:
+        # Another worker is importing the starter articles and has not committed yet.
+        other = factory()
+        other.begin()
+        kb_store.import_articles(other, load_articles(kb_seed_dir).articles[:1], "import")
+        other.flush()
+        seeded: list[int] = []
+        worker = threading.Thread(
+            target=lambda: seeded.append(
+                KnowledgeIndex(factory, factory, embedder).seed_if_empty(kb_seed_dir)
+            )
+        )
+        worker.start()
+        time.sleep(1.0)  # this worker found the base empty too and waits on the other's transaction
+        other.commit()
+        other.close()
+        worker.join(timeout=60)
+        assert seeded == [0], "the second worker leaves the seeding to the first, without failing"
+        with factory() as session:
+            assert len(kb_store.all_articles(session)) == 1
+    finally:
+        engine.dispose()
