@@ -1,4 +1,8 @@
-"""The service's background loops: the broker consumer and the outbox deliverer, one worker at a time."""
+"""The service's background loops: the broker consumer and the outbox deliverer, one worker at a time.
+
+The SQL broker consumer, the outbox and the SLA announcer run on the worker holding their database lease;
+the RabbitMQ consumer runs on every worker and RabbitMQ lets one of them consume (see broker_amqp).
+"""
 
 import asyncio
 import contextlib
@@ -7,13 +11,14 @@ import socket
 from collections.abc import Awaitable, Callable
 
 import structlog
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from handoff_api.core.config import Settings
 from handoff_api.core.db import make_engine
 from handoff_api.models import utcnow
-from handoff_api.services import broker, lease, outbox, sla
+from handoff_api.services import broker, broker_amqp, lease, outbox, sla
 from handoff_api.services.rasa_client import RasaClient
 
 log = structlog.get_logger(__name__)
@@ -57,8 +62,20 @@ class BackgroundLoops:
         self._settings = settings
         self._factory = factory
         self._wakeup = outbox_wakeup
-        self._events_engine = make_engine(settings.events_db_url, write_transactions=False)
-        self._source = broker.SqlBrokerSource(self._events_engine)
+        self._events_engine: Engine | None = None
+        self._amqp: broker_amqp.RabbitBrokerConsumer | None = None
+        if settings.helpdesk_event_broker == "rabbitmq":
+            # Every worker runs it; RabbitMQ lets one consume at a time (exclusive consumer, see broker_amqp).
+            self._amqp = broker_amqp.RabbitBrokerConsumer(
+                factory,
+                settings.rabbitmq_url,
+                settings.rabbitmq_queue,
+                settings.rabbitmq_exchange,
+                settings.helpdesk_reopen_days,
+            )
+        else:
+            self._events_engine = make_engine(settings.events_db_url, write_transactions=False)
+            self._source = broker.SqlBrokerSource(self._events_engine)
         self._rasa = RasaClient(settings.rasa_url, settings.rasa_token)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -80,8 +97,13 @@ class BackgroundLoops:
 
     def start(self) -> None:
         interval = self._settings.broker_poll_seconds
+        consumer = (
+            self._amqp.run()
+            if self._amqp is not None
+            else _leader_loop(self._factory, "broker", interval, self._consume)
+        )
         self._tasks = [
-            asyncio.create_task(_leader_loop(self._factory, "broker", interval, self._consume)),
+            asyncio.create_task(consumer),
             asyncio.create_task(_leader_loop(self._factory, "outbox", 0.5, self._deliver, self._wakeup)),
             asyncio.create_task(_leader_loop(self._factory, "sla", 5.0, self._announce_breaches)),
         ]
@@ -93,4 +115,5 @@ class BackgroundLoops:
         for name in ("broker", "outbox", "sla"):
             await run_in_threadpool(lease.release, self._factory, name, WORKER_ID)
         await self._rasa.aclose()
-        self._events_engine.dispose()
+        if self._events_engine is not None:
+            self._events_engine.dispose()

@@ -17,6 +17,8 @@ class Settings(BaseSettings):
     helpdesk_port: int = 8000
     helpdesk_host: str = "127.0.0.1"
     database_url: str | None = None
+    # SQLite: how long a write waits for the write lock before its request answers 503 (Retry-After).
+    helpdesk_sqlite_busy_timeout_seconds: float = 30.0
     # Keys the token hashes: a stolen database alone does not let anyone sign in.
     # Unset, a random key is generated once under the data dir.
     helpdesk_secret_key: str | None = None
@@ -29,9 +31,20 @@ class Settings(BaseSettings):
 
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: str = ""
-    # Rasa's SQL event broker database; the service consumes customer messages from it.
+    # Where the service reads Rasa's events (customer messages while an engineer holds the chat):
+    # "sql", Rasa's SQL event broker table (RASA_EVENTS_DB_URL), or "rabbitmq", Rasa's pika event broker
+    # (endpoints.yml `event_broker: type: pika`; handoff_api/services/broker_amqp.py).
+    helpdesk_event_broker: Literal["sql", "rabbitmq"] = "sql"
+    # Rasa's SQL event broker database: the SQL broker's source, and what the daily report counts bot
+    # conversations from. With RabbitMQ, point it at Rasa's SQL tracker store (its `events` table has the
+    # same `sender_id` and `data` columns) to keep that figure.
     rasa_events_db_url: str | None = None
     broker_poll_seconds: float = 0.1
+    # RabbitMQ: the broker (amqp:// or amqps://, credentials and vhost in the URL), the queue Rasa's
+    # PikaEventBroker publishes to (one of its `queues`, the helpdesk's own) and its `exchange_name`.
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    rabbitmq_queue: str = "rasa_core_events"
+    rabbitmq_exchange: str = "rasa-exchange"
     # A customer writing again within this many days reopens a handoff closed without a return to the bot.
     helpdesk_reopen_days: int = 7
     outbox_retry_max_seconds: float = 30.0
@@ -75,6 +88,9 @@ class Settings(BaseSettings):
     helpdesk_auth_failure_window_seconds: float = 60.0
     # Requests per token per minute (sliding window); 0 turns the per-token limit off.
     helpdesk_token_rate_limit_per_minute: int = 1200
+    # How long a worker remembers who a token belongs to (core/token_cache.py): a revocation or rotation made
+    # by another process (the CLI) takes effect within this many seconds. 0: every request asks the database.
+    helpdesk_token_cache_seconds: float = 5.0
 
     @computed_field  # type: ignore[prop-decorator]
     @property

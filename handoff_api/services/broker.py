@@ -3,6 +3,8 @@
 Rasa writes every tracker event to the broker's `events` table (id, sender_id, data). We read rows after a
 cursor and advance the cursor in the same transaction as the transcript appends, so a crash or restart
 neither loses nor repeats a message; a conditional cursor update makes two workers safe as well.
+
+`apply_event` is what either source does with one event; the RabbitMQ consumer (`broker_amqp`) shares it.
 """
 
 import json
@@ -15,8 +17,8 @@ from sqlalchemy.exc import NoSuchTableError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from handoff_api.core.db import changed_rows
-from handoff_api.models import BrokerCursor
-from handoff_api.redaction import redact
+from handoff_api.models import BrokerCursor, Message
+from handoff_api.redaction import redact, storable
 from handoff_api.services import handoffs
 
 log = structlog.get_logger(__name__)
@@ -60,7 +62,15 @@ def _cursor(session: Session) -> int:
     return cursor.position
 
 
-def _apply(session: Session, sender_id: str, row_id: int, event: dict[str, Any], reopen_days: int) -> bool:
+def apply_event(
+    session: Session, sender_id: str, source_key: str, event: dict[str, Any], reopen_days: int
+) -> bool:
+    """Puts one Rasa event in the transcript of the conversation's handoff if it belongs there.
+
+    `source_key` names the event for good (the broker row, or a key derived from the AMQP message): a
+    transcript holds each key once, so applying an event again (a redelivery) changes nothing.
+    Returns whether a line was appended.
+    """
     kind = event.get("event")
     if kind not in ("user", "bot"):
         return False
@@ -70,6 +80,8 @@ def _apply(session: Session, sender_id: str, row_id: int, event: dict[str, Any],
     handoff = handoffs.open_for_conversation(session, sender_id)
     if handoff is None and kind == "user" and reopen_days > 0:
         resolved = handoffs.reopenable(session, sender_id, reopen_days)
+        if resolved is not None and _has_line(session, resolved.id, source_key):
+            return False  # a redelivery of the line that is already there: it must not reopen the handoff
         if resolved is not None:
             # The customer wrote again soon after an engineer closed it without handing back to the bot.
             handoff = handoffs.reopen(session, resolved)
@@ -89,8 +101,17 @@ def _apply(session: Session, sender_id: str, row_id: int, event: dict[str, Any],
     )
     role = "customer" if kind == "user" else "bot"
     # While an engineer holds the chat the bot is paused and cannot mask what the customer types.
-    line = redact(str(text)) if role == "customer" else str(text)
-    return handoffs.append_customer_message(session, handoff, role, line, at, f"rasa:{row_id}") is not None
+    line = redact(str(text)) if role == "customer" else storable(str(text))  # storable: issue 8
+    return handoffs.append_customer_message(session, handoff, role, line, at, source_key) is not None
+
+
+def _has_line(session: Session, handoff_id: int, source_key: str) -> bool:
+    return (
+        session.scalar(
+            select(Message.id).where(Message.handoff_id == handoff_id, Message.source_key == source_key)
+        )
+        is not None
+    )
 
 
 class _LostRace(Exception):
@@ -118,7 +139,9 @@ def _consume_batch(factory: sessionmaker[Session], source: SqlBrokerSource, reop
             except ValueError:
                 log.warning("broker.bad_row", row=row_id)
                 continue
-            if isinstance(event, dict) and _apply(session, sender_id, row_id, event, reopen_days):
+            if not isinstance(event, dict):
+                continue
+            if apply_event(session, sender_id, f"rasa:{row_id}", event, reopen_days):
                 appended += 1
         moved = changed_rows(
             session.execute(

@@ -33,6 +33,7 @@ def test_the_services_of_the_topology_are_there(compose: dict[str, Any]) -> None
     assert set(compose["services"]) == {
         "postgres",
         "redis",
+        "rabbitmq",
         "rasa",
         "action-server",
         "helpdesk-migrate",
@@ -45,10 +46,12 @@ def test_the_services_of_the_topology_are_there(compose: dict[str, Any]) -> None
 
 def test_everything_waits_for_what_it_needs_to_be_healthy(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    for name in ("postgres", "redis", "rasa", "action-server", "helpdesk"):
+    for name in ("postgres", "redis", "rabbitmq", "rasa", "action-server", "helpdesk"):
         assert services[name]["healthcheck"]["test"], name
-    assert services["rasa"]["depends_on"]["postgres"]["condition"] == "service_healthy"
-    assert services["rasa"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    for dependency in ("postgres", "redis", "rabbitmq"):
+        assert services["rasa"]["depends_on"][dependency]["condition"] == "service_healthy", dependency
+    # The service consumes Rasa's events from RabbitMQ: it starts once the broker is up.
+    assert services["helpdesk"]["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
     # Migrations run to completion before the service starts.
     assert services["helpdesk-migrate"]["command"] == ["helpdesk", "db", "upgrade"]
     assert (
@@ -60,8 +63,56 @@ def test_everything_waits_for_what_it_needs_to_be_healthy(compose: dict[str, Any
 def test_secrets_come_from_the_env_file_and_databases_are_separate(compose: dict[str, Any]) -> None:
     env = compose["services"]["helpdesk"]["environment"]
     assert env["DATABASE_URL"].endswith("@postgres:5432/helpdesk") and "change-me" in env["DATABASE_URL"]
-    assert env["RASA_EVENTS_DB_URL"].endswith("/rasa_events")
+    # The daily report counts bot conversations in Rasa's tracker store (the broker is RabbitMQ).
+    assert env["RASA_EVENTS_DB_URL"].endswith("@postgres:5432/rasa")
     endpoints = yaml.safe_load((ROOT / "deploy/rasa/endpoints.yml").read_text())
-    assert endpoints["tracker_store"]["db"] == "rasa" and endpoints["event_broker"]["db"] == "rasa_events"
+    assert endpoints["tracker_store"]["db"] == "rasa"
     assert endpoints["lock_store"]["type"] == "redis"
     assert not (ROOT / ".env").exists() or ".env" in (ROOT / ".gitignore").read_text()
+
+
+def test_rasa_publishes_to_rabbitmq_and_the_service_consumes_that_queue(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    rabbitmq = services["rabbitmq"]
+    assert rabbitmq["image"].startswith("rabbitmq:3.12")
+    assert any(
+        str(volume).endswith(":/var/lib/rabbitmq:rw") or str(volume).endswith(":/var/lib/rabbitmq")
+        for volume in rabbitmq["volumes"]
+    )
+    # Credentials from the env file, the same for RabbitMQ, Rasa and the service.
+    assert rabbitmq["environment"]["RABBITMQ_DEFAULT_USER"] == "helpdesk"
+    assert rabbitmq["environment"]["RABBITMQ_DEFAULT_PASS"] == "change-me-rabbit"
+    assert services["rasa"]["environment"]["RABBITMQ_PASSWORD"] == "change-me-rabbit"
+    env = services["helpdesk"]["environment"]
+    assert env["HELPDESK_EVENT_BROKER"] == "rabbitmq"
+    assert env["RABBITMQ_URL"] == "amqp://helpdesk:change-me-rabbit@rabbitmq:5672/%2F"
+
+    endpoints = yaml.safe_load((ROOT / "deploy/rasa/endpoints.yml").read_text())
+    broker = endpoints["event_broker"]
+    assert broker["type"] == "pika" and broker["url"] == "rabbitmq" and broker["port"] == 5672
+    assert (broker["username"], broker["password"]) == ("${RABBITMQ_USER}", "${RABBITMQ_PASSWORD}")
+    # Rasa declares the queue the service consumes (and the default exchange, which the service assumes).
+    assert env["RABBITMQ_QUEUE"] in broker["queues"]
+    assert "exchange_name" not in broker and "RABBITMQ_EXCHANGE" not in env
+
+
+def test_every_rasa_replica_loads_the_website_channel_and_shares_socket_rooms(
+    compose: dict[str, Any],
+) -> None:
+    rasa = compose["services"]["rasa"]
+    credentials = yaml.safe_load((ROOT / "bot/credentials.yml").read_text())
+    assert "connectors.website.WebsiteInput" in credentials
+    # The official image has no `connectors` package: it is mounted and put on the import path.
+    assert any(str(v).startswith(f"{ROOT / 'bot/connectors'}:/app/connectors") for v in rasa["volumes"])
+    assert rasa["environment"]["PYTHONPATH"] == "/app"
+    # The action fallback needs the bot's actions (and the redaction module they link to) in Rasa.
+    volumes = [str(v) for v in rasa["volumes"]]
+    assert any(v.startswith(f"{ROOT / 'bot/actions'}:/app/actions") for v in volumes)
+    link = (ROOT / "bot/actions/redaction.py").readlink()
+    target = (Path("/app/actions") / link).resolve()
+    assert any(v.startswith(f"{ROOT / 'handoff_api/redaction.py'}:{target}") for v in volumes)
+    assert rasa["environment"]["HELPDESK_URL"] == "http://helpdesk:8000"
+    # Replicas share socket.io rooms through Redis (not the lock store's database).
+    redis_url = rasa["environment"]["SOCKETIO_REDIS_URL"]
+    lock_store = yaml.safe_load((ROOT / "deploy/rasa/endpoints.yml").read_text())["lock_store"]
+    assert redis_url.startswith("redis://redis:6379/") and not redis_url.endswith(f"/{lock_store['db']}")
