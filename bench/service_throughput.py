@@ -1,25 +1,44 @@
 """Throughput and latency of the helpdesk service's writes: create, claim, message; SQLite vs PostgreSQL.
 
-Run:  .venv/bin/python bench/service_throughput.py [--count 2000] [--clients 16] [--workers 2]
-                                                     [--backends sqlite,postgresql] [--seconds 60]
+Run:  .venv/bin/python bench/service_throughput.py [--count 2000] [--clients 16] [--workers CORES]
+          [--backends sqlite,postgresql] [--seconds 60] [--client aiohttp|httpx]
+          [--rasa stand-in|absent] [--out FILE]
 
 For each backend the bench makes a scratch database (a temporary SQLite file; a database
 `helpdesk_bench_<random>` on PostgreSQL at 127.0.0.1:5432, user postgres, dropped afterwards), migrates
 it, creates a bot and one L2 agent per client (capacity raised so that capacity never refuses a claim),
-starts a real `uvicorn handoff_api.asgi:app` on a free loopback port with `--workers`, and drives it
-with `--clients` concurrent httpx clients (HTTP/1.1 keep-alive), in three phases:
+starts a real `uvicorn handoff_api.asgi:app` on a free loopback port with `--workers` (default: one per
+core), and drives it with `--clients` concurrent HTTP/1.1 keep-alive clients, in three phases:
 
 * create:  `POST /api/v1/handoffs` (bot token), each with a new conversation id and a 3-line transcript;
 * claim:   `POST /api/v1/handoffs/{id}/claim`, each client claiming its own share of the handoffs;
-* message: `POST /api/v1/handoffs/{id}/messages` by the holder (a transcript line + an outbox row).
+* message: `POST /api/v1/handoffs/{id}/messages` by the holder (a transcript line + an outbox row, which
+  the service's outbox deliverer then sends to Rasa).
 
 Each phase is bounded by `--count` requests and `--seconds`. Reported per phase: requests done,
-non-2xx answers, throughput (requests/s over the phase's wall time) and latency p50/p95/max as the
-client sees it. Writes bench/results/service_throughput.json and prints a Markdown table.
+non-2xx answers, throughput (handoff writes/s over the phase's wall time), latency p50/p95/max as the
+client sees it, and where the CPU went: milliseconds of CPU per request in the service's processes,
+in the PostgreSQL backends serving it (SQLite runs inside the service), in the bench's own clients and
+in the stand-in Rasa (from /proc; Linux only). A record with phase `all` per backend gives the overall
+handoff writes/s (every write of the three phases over their summed wall time).
+
+Output (`--out`, default bench/results/service_throughput.json):
+  {"benchmark", "date", "machine": {cpu_model, cores, ram_gib, system, python, load_average_start,
+   load_average_end}, "settings", "target", "handoff_writes_per_s": {backend: n},
+   "results": [{"backend", "phase", "requests", "failed", "seconds", "throughput_per_s", "p50_ms",
+                "p95_ms", "max_ms", "cpu_ms_per_request": {"service", "database", "clients",
+                "stand_in_rasa"}, "load_average_1m"}, ...]}
+`phase` is create, claim, message or all; the message record also has `outbox`: {"messages", "sent",
+"seconds_after_phase"}, how long the outbox deliverer took after the phase to hand every reply to Rasa.
+A Markdown table goes to stdout.
 
 The service runs as configured in production except: the per-token rate limit is off (one bot token
-does all creations), the knowledge base starts empty, and Rasa is not running (the outbox deliverer
-retries in the background, which is extra load). Clients and server share the same machine's cores.
+does all creations), the knowledge base starts empty, and Rasa is a stand-in that accepts every
+delivery (`--rasa absent`: nothing listens, so every agent message's delivery fails and is retried with
+backoff, and the growing backlog is read again on every new message: the first measurements ran so).
+Clients and server share the machine's cores: the clients' CPU is reported so that it can be told apart.
+The default client is aiohttp (a third of httpx's CPU per request, which matters when the clients share
+two cores with the service); `--client httpx` is what the first measurements used.
 """
 
 from __future__ import annotations
@@ -29,6 +48,7 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import secrets
 import socket
 import statistics
@@ -36,11 +56,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
-from sqlalchemy import create_engine, text, update
+from sqlalchemy import Engine, create_engine, text, update
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +78,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "HELPDESK_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 SECRET = "bench-secret-key"
+PHASES = ("create", "claim", "message")
+TARGET_WRITES_PER_S = 500
+Job = tuple[str, str, dict[str, str], Any]
 
 
 def free_port() -> int:
@@ -69,6 +95,123 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
+# --- the machine and CPU accounting (/proc) --------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def machine_info(load_at_start: list[float]) -> dict[str, Any]:
+    model = platform.processor() or platform.machine()
+    ram = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return {
+        "cpu_model": model,
+        "cores": os.cpu_count(),
+        "ram_gib": ram,
+        "system": platform.platform(),
+        "python": platform.python_version(),
+        "load_average_start": load_at_start,
+        "load_average_end": load_average(),
+    }
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
+    return raw.rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """utime + stime of each process (all its threads) that still exists."""
+    out = {}
+    for pid in pids:
+        fields = _stat(pid)
+        if fields is not None:
+            out[pid] = (int(fields[11]) + int(fields[12])) / _TICK
+    return out
+
+
+def process_tree(root: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields is not None:
+                parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(parents.get(pid, []))
+    return tree
+
+
+def clients_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class CpuMeter:
+    """CPU used by the service's processes, the PostgreSQL backends of the bench database, the bench's
+    clients, and the stand-in Rasa."""
+
+    def __init__(
+        self,
+        server: subprocess.Popen[bytes],
+        database_pids: Callable[[], list[int]] | None,
+        rasa: subprocess.Popen[bytes] | None,
+    ):
+        self.server = server
+        self.database_pids = database_pids
+        self.rasa = rasa
+        self.enabled = Path("/proc/self/stat").exists()
+
+    def snapshot(self) -> dict[str, Any]:
+        if not self.enabled:
+            return {}
+        return {
+            "service": cpu_seconds(process_tree(self.server.pid)),
+            "database": cpu_seconds(self.database_pids()) if self.database_pids else {},
+            "clients": clients_cpu(),
+            "stand_in_rasa": cpu_seconds([self.rasa.pid]) if self.rasa else {},
+        }
+
+    def per_request(self, before: dict[str, Any], after: dict[str, Any], requests: int) -> dict[str, Any]:
+        if not self.enabled or not requests:
+            return {}
+
+        def used(kind: str) -> float:
+            # A process that appeared during the phase (a new pooled connection) counts from zero.
+            return sum(v - before[kind].get(pid, 0.0) for pid, v in after[kind].items())
+
+        out: dict[str, Any] = {
+            "service": round(used("service") * 1000 / requests, 2),
+            "database": round(used("database") * 1000 / requests, 2) if self.database_pids else None,
+            "clients": round((after["clients"] - before["clients"]) * 1000 / requests, 2),
+            "stand_in_rasa": round(used("stand_in_rasa") * 1000 / requests, 2) if self.rasa else None,
+        }
+        return out
+
+
+# --- the service under test ------------------------------------------------------------------------
+
+
 def prepare(url: str, clients: int) -> tuple[str, list[str]]:
     upgrade(url)
     engine = make_engine(url)
@@ -80,7 +223,43 @@ def prepare(url: str, clients: int) -> tuple[str, list[str]]:
     return bot_token, agent_tokens
 
 
-def start_server(url: str, data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def stand_in_rasa(port: int) -> None:
+    """What the outbox deliverer talks to: Rasa's HTTP API answering every delivery with 200."""
+    from aiohttp import web
+
+    async def events(_request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    async def tracker(_request: web.Request) -> web.Response:
+        return web.json_response({"events": []})
+
+    app = web.Application()
+    app.router.add_post("/conversations/{conversation_id}/tracker/events", events)
+    app.router.add_post("/conversations/{conversation_id}/trigger_intent", events)
+    app.router.add_get("/conversations/{conversation_id}/tracker", tracker)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def start_rasa(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    log = (data_dir / "rasa.log").open("wb")
+    command = [sys.executable, __file__, "--stand-in-rasa", str(port)]
+    rasa = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/conversations/x/tracker", timeout=1)
+            return rasa, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    rasa.kill()
+    raise RuntimeError("the stand-in Rasa did not start")
+
+
+def start_server(
+    url: str, data_dir: Path, workers: int, rasa_url: str
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     seed = data_dir / "no-articles"
     seed.mkdir(exist_ok=True)
@@ -91,7 +270,7 @@ def start_server(url: str, data_dir: Path, workers: int) -> tuple[subprocess.Pop
         "HELPDESK_KB_SEED_DIR": str(seed),
         "HELPDESK_KB_WARM_START": "false",
         "HELPDESK_TOKEN_RATE_LIMIT_PER_MINUTE": "0",
-        "RASA_URL": f"http://127.0.0.1:{free_port()}",
+        "RASA_URL": rasa_url,
         "RASA_EVENTS_DB_URL": f"sqlite:///{data_dir / 'rasa_events.db'}",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
@@ -115,47 +294,125 @@ def start_server(url: str, data_dir: Path, workers: int) -> tuple[subprocess.Pop
     raise RuntimeError("server did not start within 120 s")
 
 
-async def phase(
-    base: str, jobs: list[list[tuple[str, str, dict[str, str], Any]]], seconds: float
-) -> dict[str, Any]:
+# --- the clients -----------------------------------------------------------------------------------
+
+
+async def _run_httpx(base: str, work: list[Job], deadline: float, record: Callable[..., None]) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        for method, path, headers, body in work:
+            if time.monotonic() > deadline:
+                return
+            started = time.perf_counter()
+            response = await http.request(method, path, headers=headers, json=body)
+            elapsed = time.perf_counter() - started
+            record(elapsed, response.status_code, response.json() if response.status_code < 300 else None)
+
+
+async def _run_aiohttp(base: str, work: list[Job], deadline: float, record: Callable[..., None]) -> None:
+    connector = aiohttp.TCPConnector(limit=1)
+    async with aiohttp.ClientSession(
+        base_url=base, connector=connector, timeout=aiohttp.ClientTimeout(total=30)
+    ) as http:
+        for method, path, headers, body in work:
+            if time.monotonic() > deadline:
+                return
+            started = time.perf_counter()
+            async with http.request(method, path, headers=headers, json=body) as response:
+                payload = await response.read()
+            elapsed = time.perf_counter() - started
+            record(elapsed, response.status, json.loads(payload) if response.status < 300 else None)
+
+
+async def phase(base: str, jobs: list[list[Job]], seconds: float, client: str) -> dict[str, Any]:
     """`jobs[i]` is client i's list of (method, path, headers, json); clients run concurrently."""
     latencies: list[float] = []
     failures: dict[str, int] = {}
     results: list[Any] = []
     deadline = time.monotonic() + seconds
 
-    async def client(work: list[tuple[str, str, dict[str, str], Any]]) -> None:
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            for method, path, headers, body in work:
-                if time.monotonic() > deadline:
-                    return
-                started = time.perf_counter()
-                response = await http.request(method, path, headers=headers, json=body)
-                latencies.append(time.perf_counter() - started)
-                if response.status_code >= 300:
-                    key = str(response.status_code)
-                    failures[key] = failures.get(key, 0) + 1
-                else:
-                    results.append(response.json())
+    def record(elapsed: float, status: int, payload: Any) -> None:
+        latencies.append(elapsed)
+        if status >= 300:
+            failures[str(status)] = failures.get(str(status), 0) + 1
+        else:
+            results.append(payload)
 
+    run = _run_aiohttp if client == "aiohttp" else _run_httpx
     started = time.perf_counter()
-    await asyncio.gather(*(client(work) for work in jobs))
+    await asyncio.gather(*(run(base, work, deadline, record) for work in jobs))
     wall = time.perf_counter() - started
     return {
         "requests": len(latencies),
         "failed": failures,
         "seconds": round(wall, 2),
-        "per_second": round(len(latencies) / wall, 1) if wall else None,
+        "throughput_per_s": round(len(latencies) / wall, 1) if wall else None,
         "p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
         "p95_ms": round(percentile(latencies, 0.95) * 1000, 1) if latencies else None,
         "max_ms": round(max(latencies) * 1000, 1) if latencies else None,
+        "_latencies": latencies,
         "_results": results,
     }
 
 
-def run_backend(name: str, url: str, data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
+def outbox_drain(url: str, messages: int, timeout: float) -> dict[str, Any]:
+    """How long after the message phase the outbox deliverer needed to hand every reply to (the stand-in)
+    Rasa: it works in the background, one item after the other, so it may lag behind the replies."""
+    engine = create_engine(url)
+    started = time.monotonic()
+    try:
+        while True:
+            with engine.connect() as conn:
+                sent = int(conn.scalar(text("SELECT count(*) FROM outbox WHERE status = 'sent'")) or 0)
+            waited = time.monotonic() - started
+            if sent >= messages or waited > timeout:
+                return {"messages": messages, "sent": sent, "seconds_after_phase": round(waited, 2)}
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+
+
+def _postgres_backends(admin: Engine, database: str) -> Callable[[], list[int]]:
+    def pids() -> list[int]:
+        with admin.connect() as conn:
+            rows = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": database})
+            return [int(pid) for (pid,) in rows]
+
+    return pids
+
+
+def run_backend(
+    name: str,
+    url: str,
+    data_dir: Path,
+    args: argparse.Namespace,
+    database_pids: Callable[[], list[int]] | None,
+) -> list[dict[str, Any]]:
     bot_token, agent_tokens = prepare(url, args.clients)
-    server, base = start_server(url, data_dir, args.workers)
+    rasa, rasa_url = (
+        start_rasa(data_dir) if args.rasa == "stand-in" else (None, f"http://127.0.0.1:{free_port()}")
+    )
+    server, base = start_server(url, data_dir, args.workers, rasa_url)
+    meter = CpuMeter(server, database_pids, rasa)
+    records: list[dict[str, Any]] = []
+    all_latencies: list[float] = []
+
+    def measured(phase_name: str, jobs: list[list[Job]]) -> list[Any]:
+        before = meter.snapshot()
+        outcome = asyncio.run(phase(base, jobs, args.seconds, args.client))
+        after = meter.snapshot()
+        all_latencies.extend(outcome.pop("_latencies"))
+        results: list[Any] = outcome.pop("_results")
+        records.append(
+            {
+                "backend": name,
+                "phase": phase_name,
+                **outcome,
+                "cpu_ms_per_request": meter.per_request(before, after, outcome["requests"]),
+                "load_average_1m": round(os.getloadavg()[0], 2),
+            }
+        )
+        return results
+
     try:
         bot = {"Authorization": f"Bearer {bot_token}"}
         transcript = [
@@ -183,52 +440,97 @@ def run_backend(name: str, url: str, data_dir: Path, args: argparse.Namespace) -
             )
             for i in range(args.count)
         ]
-        create = asyncio.run(
-            phase(base, [creations[i :: args.clients] for i in range(args.clients)], args.seconds)
-        )
-        ids = [h["id"] for h in create.pop("_results")]
-        claim_jobs: list[list[tuple[str, str, dict[str, str], Any]]] = [[] for _ in range(args.clients)]
+        created = measured("create", [creations[i :: args.clients] for i in range(args.clients)])
+        ids = [h["id"] for h in created]
+        claim_jobs: list[list[Job]] = [[] for _ in range(args.clients)]
         for n, handoff_id in enumerate(ids):
             c = n % args.clients
             auth = {"Authorization": f"Bearer {agent_tokens[c]}"}
             claim_jobs[c].append(("POST", f"/api/v1/handoffs/{handoff_id}/claim", auth, None))
-        claim = asyncio.run(phase(base, claim_jobs, args.seconds))
-        claimed = {h["id"] for h in claim.pop("_results")}
-        message_jobs: list[list[tuple[str, str, dict[str, str], Any]]] = [[] for _ in range(args.clients)]
+        claimed = {h["id"] for h in measured("claim", claim_jobs)}
+        message_jobs: list[list[Job]] = [[] for _ in range(args.clients)]
         for n, handoff_id in enumerate(ids):
             c = n % args.clients
             if handoff_id in claimed:
                 auth = {"Authorization": f"Bearer {agent_tokens[c]}"}
                 body = {"text": "Hi, this is L2. Could you tell me the error message you see?"}
                 message_jobs[c].append(("POST", f"/api/v1/handoffs/{handoff_id}/messages", auth, body))
-        message = asyncio.run(phase(base, message_jobs, args.seconds))
-        message.pop("_results")
-        return {"backend": name, "create": create, "claim": claim, "message": message}
+        measured("message", message_jobs)
+        if rasa is not None:
+            records[-1]["outbox"] = outbox_drain(url, records[-1]["requests"], args.seconds)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        for process in (server, rasa):
+            if process is None:
+                continue
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    requests = sum(r["requests"] for r in records)
+    seconds = sum(r["seconds"] for r in records)
+    cpu: dict[str, Any] = {}
+    for kind in ("service", "database", "clients", "stand_in_rasa"):
+        values = [(r["cpu_ms_per_request"].get(kind), r["requests"]) for r in records]
+        if all(v is not None for v, _ in values) and requests:
+            cpu[kind] = round(sum(v * n for v, n in values) / requests, 2)  # type: ignore[operator]
+        elif values and all(v is None for v, _ in values):
+            cpu[kind] = None
+    failed: dict[str, int] = {}
+    for r in records:
+        for status, n in r["failed"].items():
+            failed[status] = failed.get(status, 0) + n
+    records.append(
+        {
+            "backend": name,
+            "phase": "all",
+            "requests": requests,
+            "failed": failed,
+            "seconds": round(seconds, 2),
+            "throughput_per_s": round(requests / seconds, 1) if seconds else None,
+            "p50_ms": round(statistics.median(all_latencies) * 1000, 1) if all_latencies else None,
+            "p95_ms": round(percentile(all_latencies, 0.95) * 1000, 1) if all_latencies else None,
+            "max_ms": round(max(all_latencies) * 1000, 1) if all_latencies else None,
+            "cpu_ms_per_request": cpu,
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        }
+    )
+    return records
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--stand-in-rasa"]:
+        stand_in_rasa(int(sys.argv[2]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2000, help="requests per phase (at most)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="uvicorn worker processes (default: cores)"
+    )
     parser.add_argument("--seconds", type=float, default=60, help="time limit per phase")
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--client", choices=("aiohttp", "httpx"), default="aiohttp", help="HTTP client library"
+    )
+    parser.add_argument(
+        "--rasa",
+        choices=("stand-in", "absent"),
+        default="stand-in",
+        help="stand-in: a stub of Rasa's HTTP API accepts every delivery of the outbox (as in production); "
+        "absent: nothing listens, every delivery fails and is retried with backoff",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "service_throughput.json")
     args = parser.parse_args()
 
-    load_before = os.getloadavg()
-    results = []
+    load_before = load_average()
+    results: list[dict[str, Any]] = []
     for backend in args.backends.split(","):
         with tempfile.TemporaryDirectory(prefix=f"helpdesk-bench-{backend}-") as tmp:
             data_dir = Path(tmp)
             if backend == "sqlite":
-                results.append(run_backend(backend, f"sqlite:///{data_dir / 'helpdesk.db'}", data_dir, args))
+                results += run_backend(backend, f"sqlite:///{data_dir / 'helpdesk.db'}", data_dir, args, None)
                 continue
             admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
             name = f"helpdesk_bench_{secrets.token_hex(6)}"
@@ -236,35 +538,57 @@ def main() -> None:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
             try:
                 url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-                results.append(run_backend(backend, url, data_dir, args))
+                results += run_backend(backend, url, data_dir, args, _postgres_backends(admin, name))
             finally:
                 with admin.connect() as conn:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                 admin.dispose()
 
+    overall = {r["backend"]: r["throughput_per_s"] for r in results if r["phase"] == "all"}
     report = {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "system": platform.platform(),
-            # Other work on the machine skews the figures: 1/5/15-minute load averages around the run.
-            "load_average_before": [round(x, 2) for x in load_before],
-            "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        },
+        "benchmark": "helpdesk service handoff writes: create, claim, message (bench/service_throughput.py)",
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": machine_info(load_before),
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
+        "target": {
+            "handoff_writes_per_s": TARGET_WRITES_PER_S,
+            "backend": "postgresql",
+            "met": (overall.get("postgresql") or 0) >= TARGET_WRITES_PER_S
+            if "postgresql" in overall
+            else None,
+        },
+        "handoff_writes_per_s": overall,
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"| phase | {' | '.join(r['backend'] for r in results)} |")
-    print(f"|---|{'---|' * len(results)}")
-    for phase_name in ("create", "claim", "message"):
-        cells = [
-            f"{r[phase_name]['per_second']}/s, p95 {r[phase_name]['p95_ms']} ms"
-            + (f", failed {r[phase_name]['failed']}" if r[phase_name]["failed"] else "")
-            for r in results
-        ]
+    backends = list(dict.fromkeys(r["backend"] for r in results))
+    by_key = {(r["backend"], r["phase"]): r for r in results}
+    print(
+        f"load average {report['machine']['load_average_start']} -> {report['machine']['load_average_end']}"
+    )
+    print(f"| phase | {' | '.join(backends)} |")
+    print(f"|---|{'---|' * len(backends)}")
+    for phase_name in (*PHASES, "all"):
+        cells = []
+        for backend in backends:
+            r = by_key.get((backend, phase_name))
+            if r is None:
+                cells.append("-")
+                continue
+            cpu = r["cpu_ms_per_request"]
+            cell = f"{r['throughput_per_s']}/s, p50/p95 {r['p50_ms']}/{r['p95_ms']} ms"
+            if cpu:
+                shares = {"svc": "service", "db": "database", "cli": "clients", "rasa": "stand_in_rasa"}
+                cell += ", CPU ms/req " + " ".join(
+                    f"{short} {cpu[kind]}" for short, kind in shares.items() if cpu.get(kind) is not None
+                )
+            if r.get("outbox"):
+                cell += f", outbox sent {r['outbox']['sent']}/{r['outbox']['messages']}"
+                cell += f" {r['outbox']['seconds_after_phase']} s after"
+            if r["failed"]:
+                cell += f", failed {r['failed']}"
+            cells.append(cell)
         print(f"| {phase_name} | {' | '.join(cells)} |")
     print(f"written to {args.out}")
 

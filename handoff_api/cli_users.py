@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from handoff_api.cli import err, users_app
+from handoff_api.core import token_cache
 from handoff_api.core.config import Settings, get_settings
 from handoff_api.core.db import make_engine, make_session_factory, transaction
 from handoff_api.core.security import hash_token, new_token
@@ -58,8 +59,8 @@ def users_list() -> None:
 
 
 @users_app.command("revoke")
-def users_revoke(name: Annotated[str, typer.Option(help="the user whose token stops working now")]) -> None:
-    """Deactivate a user: their token is refused from the next request on."""
+def users_revoke(name: Annotated[str, typer.Option(help="the user whose token stops working")]) -> None:
+    """Deactivate a user: running services refuse their token within HELPDESK_TOKEN_CACHE_SECONDS (5 s)."""
     engine, sessions, _settings = _migrated_sessions()
     try:
         with transaction(sessions) as session:
@@ -69,6 +70,7 @@ def users_revoke(name: Annotated[str, typer.Option(help="the user whose token st
             audit.record(
                 session, audit.cli_actor(), "user.revoke", name, role=user.role, was_active=was_active
             )
+        token_cache.forget_all()  # a service in this process refuses it at once; others within the TTL
     finally:
         engine.dispose()
     err.print(f"revoked {name}")
@@ -88,6 +90,7 @@ def users_rotate(name: Annotated[str, typer.Option(help="the user who gets a new
             audit.record(
                 session, audit.cli_actor(), "user.rotate_token", name, role=user.role, was_active=was_active
             )
+        token_cache.forget_all()
     finally:
         engine.dispose()
     err.print(f"new token for {name}; the old one no longer works. It is shown once:")

@@ -9,6 +9,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from handoff_api.core import clock
 
 OPEN_STATUSES = ("waiting", "assigned")
+# The predicate of the one-open-handoff-per-conversation index (also what INSERT ... ON CONFLICT names).
+OPEN_INDEX_WHERE = "status IN ('waiting', 'assigned')"
 
 
 def ticket_number(handoff_id: int) -> str:
@@ -49,8 +51,8 @@ class Handoff(Base):
             "uq_handoffs_open_conversation",
             "conversation_id",
             unique=True,
-            sqlite_where=text("status IN ('waiting', 'assigned')"),
-            postgresql_where=text("status IN ('waiting', 'assigned')"),
+            sqlite_where=text(OPEN_INDEX_WHERE),
+            postgresql_where=text(OPEN_INDEX_WHERE),
         ),
         Index("ix_handoffs_queue", "tier", "status", "priority", "first_response_due"),
     )
@@ -85,9 +87,11 @@ class Handoff(Base):
     reopened_count: Mapped[int] = mapped_column(default=0)
 
     assignee: Mapped[User | None] = relationship(lazy="joined")
-    messages: Mapped[list["Message"]] = relationship(order_by="Message.id", lazy="selectin")
-    notes: Mapped[list["Note"]] = relationship(order_by="Note.id", lazy="selectin")
-    history: Mapped[list["HandoffEvent"]] = relationship(order_by="HandoffEvent.id", lazy="selectin")
+    # Loaded when read (the detail view reads them; writes and queues do not): loading all three with
+    # every handoff cost three queries a request.
+    messages: Mapped[list["Message"]] = relationship(order_by="Message.id", lazy="select")
+    notes: Mapped[list["Note"]] = relationship(order_by="Note.id", lazy="select")
+    history: Mapped[list["HandoffEvent"]] = relationship(order_by="HandoffEvent.id", lazy="select")
 
     @property
     def number(self) -> str:

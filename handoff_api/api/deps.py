@@ -1,21 +1,29 @@
 """Request dependencies: the database session, the signed-in user, and who may do what."""
 
-from collections.abc import Callable, Iterator
-from typing import Annotated
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from handoff_api.core.config import Settings
 from handoff_api.core.security import hash_token
+from handoff_api.core.token_cache import TokenCache
 from handoff_api.core.write_gate import READ_METHODS
 from handoff_api.errors import Forbidden
 from handoff_api.models import Handoff, User
 
 AGENT_ROLES = ("l2", "l3", "l4", "lead")
+T = TypeVar("T")
 bearer = HTTPBearer(auto_error=False)
+
+
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in a worker thread,
+# and each such hop costs more than the dependency itself.
 
 
 def get_settings(request: Request) -> Settings:
@@ -23,23 +31,64 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def _settings_dependency(request: Request) -> Settings:
+    return get_settings(request)
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """The request's session; its transaction commits when the route returns, rolls back when it raises.
+
+    Opening a session does no I/O (it connects on first use), so that happens on the event loop; the commit
+    or the rollback runs in a worker thread, unless the route ended the transaction itself (see
+    `committed`).
+    """
     writes = request.method not in READ_METHODS
     factory: sessionmaker[Session] = request.app.state.sessions if writes else request.app.state.read_sessions
-    with factory() as session, session.begin():
+    session = factory()
+    try:
         yield session
+        if session.in_transaction():
+            await run_in_threadpool(session.commit)
+    except BaseException:
+        if session.in_transaction():
+            # A rollback that fails too (the connection is gone) must not hide the error that matters.
+            with contextlib.suppress(Exception):
+                await run_in_threadpool(session.rollback)
+        raise
+    finally:
+        # No I/O left: the transaction has ended, so the connection goes back to the pool as it is.
+        session.close()
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+async def committed(session: Session, work: Callable[[], T]) -> T:
+    """Runs `work` and commits in one worker-thread hop, for `async def` routes: a plain `def` route
+    costs a hop for itself, one for the commit and one to check its answer against the response model."""
+
+    def unit() -> T:
+        result = work()
+        session.commit()
+        return result
+
+    return await run_in_threadpool(unit)
 
 
-def get_current_user(
+SettingsDep = Annotated[Settings, Depends(_settings_dependency)]
+# scope="function": the transaction commits (or fails) before the response is sent, so a client never
+# gets 2xx for a write that did not commit (a failed commit is a 503, handoff_api/ops/errors.py), and a
+# long response (server-sent events) does not hold a database connection.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def _user_with_token(session: Session, token_hash: str) -> User | None:
+    return session.scalar(select(User).where(User.token_hash == token_hash, User.active.is_(True)))
+
+
+async def get_current_user(
     request: Request,
     session: SessionDep,
-    settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> User:
+    """The token's user: from the token cache (no query) or the database (core/token_cache.py)."""
     unauthorized = HTTPException(
         status_code=status.HTTP_401_UNAUTHORIZED,
         detail="a valid bearer token is required",
@@ -48,17 +97,21 @@ def get_current_user(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorized
     token_hash = hash_token(credentials.credentials, request.app.state.secret_key)
-    user = session.scalar(select(User).where(User.token_hash == token_hash, User.active.is_(True)))
+    cache: TokenCache = request.app.state.token_cache
+    user = cache.user(session, token_hash)
     if user is None:
-        raise unauthorized
+        user = await run_in_threadpool(_user_with_token, session, token_hash)
+        if user is None:
+            raise unauthorized
+        cache.remember(token_hash, user)
     return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_roles(*roles: str) -> Callable[[User], User]:
-    def check(user: CurrentUser) -> User:
+def require_roles(*roles: str) -> Callable[[User], Awaitable[User]]:
+    async def check(user: CurrentUser) -> User:
         if user.role not in roles:
             raise Forbidden(f"role {user.role} may not do this; it needs one of: {', '.join(roles)}")
         return user

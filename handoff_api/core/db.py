@@ -1,20 +1,25 @@
 """Engine and sessions; SQLite gets WAL and a busy timeout so API writes and background loops coexist."""
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(url: str, *, write_transactions: bool = True, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, *, write_transactions: bool = True, busy_timeout_seconds: float = 30.0, **kwargs: Any
+) -> Engine:
     """`write_transactions` (SQLite): every transaction starts with BEGIN IMMEDIATE.
 
     SQLite has one writer; a transaction that reads and then writes would otherwise fail with
     "database is locked" when another writer got in between. Taking the write lock up front makes
     concurrent requests queue (busy timeout) instead. Read-only engines (Rasa's broker) leave it off.
+    Still locked after `busy_timeout_seconds`: OperationalError, which requests answer with 503.
     """
     if url.startswith("sqlite"):
         database = make_url(url).database
@@ -25,7 +30,8 @@ def make_engine(url: str, *, write_transactions: bool = True, **kwargs: Any) -> 
         if kwargs.get("poolclass") is not None:
             kwargs.pop("pool_size")
             kwargs.pop("max_overflow")
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+        connect_args = {"check_same_thread": False, "timeout": busy_timeout_seconds}
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -33,7 +39,7 @@ def make_engine(url: str, *, write_transactions: bool = True, **kwargs: Any) -> 
                 dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -44,7 +50,36 @@ def make_engine(url: str, *, write_transactions: bool = True, **kwargs: Any) -> 
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
+    engine = create_engine(url, pool_size=10, max_overflow=20, **kwargs)
+    _ping_when_idle(engine, IDLE_PING_SECONDS)
+    return engine
+
+
+# A pooled connection idle this long is tested before use (pool_pre_ping on every checkout cost a round
+# trip a request). Under load connections are reused within milliseconds: when the database restarts then,
+# the first request on each old connection answers 503 (retryable) and the pool drops all connections
+# made before the failure. Connections are replaced after POOL_RECYCLE_SECONDS whatever happens.
+IDLE_PING_SECONDS = 10.0
+POOL_RECYCLE_SECONDS = 1800
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("checked_in_at")
+        if since is None or time.monotonic() - since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool throws this connection away and checks out another (a new one if need be).
+            raise DisconnectionError("idle connection failed its ping") from exc
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,17 +1,36 @@
 """What can happen to a handoff: create, claim, reply, note, escalate, resolve."""
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from handoff_api.core.db import changed_rows
 from handoff_api.errors import Conflict, Invalid, NotFound
-from handoff_api.models import OPEN_STATUSES, Handoff, Message, Note, OutboxItem, User, utcnow
+from handoff_api.models import (
+    OPEN_INDEX_WHERE,
+    OPEN_STATUSES,
+    Handoff,
+    Message,
+    Note,
+    OutboxItem,
+    User,
+    utcnow,
+)
 from handoff_api.schemas import TIER_ORDER, HandoffCreate
 from handoff_api.services import events, sla
 
+# The tables, for the statements the busiest writes run without ORM objects.
+HANDOFFS = cast(Table, Handoff.__table__)
+MESSAGES = cast(Table, Message.__table__)
+OUTBOX = cast(Table, OutboxItem.__table__)
 # An outbox entry that is not a tracker event: Rasa's trigger_intent, sent after the events before it.
 TRIGGER_INTENT = "trigger_intent"
 RETURN_TO_BOT_TEXT = (
@@ -32,52 +51,139 @@ def open_for_conversation(session: Session, conversation_id: str) -> Handoff | N
     )
 
 
-def create(session: Session, data: HandoffCreate, bot: User) -> tuple[Handoff, bool]:
-    """Returns the handoff and whether it is new; an open handoff of the conversation is reused."""
-    existing = open_for_conversation(session, data.conversation_id)
-    if existing is not None:
-        return existing, False
+@dataclass
+class Created:
+    """`create`'s answer: the handoff, whether this call created it, and (when it did) its whole transcript
+    and history, which the answer shows without reading them back."""
+
+    handoff: Handoff
+    created: bool
+    transcript: list["Line"] | None = None
+    history: list[events.EventRow] | None = None
+
+
+class Line(NamedTuple):
+    """A transcript line as written."""
+
+    role: str
+    text: str
+    at: datetime
+    author_name: str | None
+
+
+def _insert_unless_open_statement(insert: Any) -> Any:
+    return (
+        insert(HANDOFFS)
+        .on_conflict_do_nothing(index_elements=["conversation_id"], index_where=text(OPEN_INDEX_WHERE))
+        .returning(HANDOFFS.c.id)
+    )
+
+
+# Statements the busiest writes run are built once: building one costs more than running it (SQLAlchemy
+# caches the SQL of a statement object; the values come as bind parameters).
+_INSERT_UNLESS_OPEN = {
+    "postgresql": _insert_unless_open_statement(postgresql_insert),
+    "sqlite": _insert_unless_open_statement(sqlite_insert),
+}
+_INSERT_LINES = insert(MESSAGES)
+
+
+def _insert_unless_open(session: Session, values: dict[str, Any]) -> Handoff | None:
+    """INSERT ... ON CONFLICT DO NOTHING on the one-open-handoff-per-conversation index: one statement,
+    no savepoint. The handoff (made from `values`, every column but the id, without reading it back), or
+    None when the conversation has an open handoff already (or one that a concurrent request is creating,
+    which the database waits for)."""
+    statement = _INSERT_UNLESS_OPEN[session.get_bind().dialect.name]
+    handoff_id = session.execute(statement, values).scalar()
+    if handoff_id is None:
+        return None
+    return _adopt(session, {"id": handoff_id, **values})
+
+
+def _adopt(session: Session, columns: Mapping[str, Any]) -> Handoff:
+    """The session's handoff with these column values, as if just loaded, without a query: a statement that
+    wrote the row and knows every column (INSERT's values, UPDATE ... RETURNING) need not read it back."""
+    existing = session.identity_map.get(identity_key(Handoff, columns["id"]))
+    if isinstance(existing, Handoff):
+        for name, value in columns.items():
+            set_committed_value(existing, name, value)
+        return existing
+    handoff = Handoff(**columns)
+    make_transient_to_detached(handoff)  # persistent and clean; the relationships load when read
+    session.add(handoff)
+    return handoff
+
+
+def create(session: Session, data: HandoffCreate, bot: User) -> Created:
+    """An open handoff of the conversation is reused (`created` false)."""
     now = utcnow()
     priority = sla.priority_for(data.impact, data.urgency, data.priority, data.customer.vip)
     first_due, resolution_due = sla.due_times(priority, now)
     stamps = [line.at.timestamp() for line in data.transcript if line.at is not None]
-    handoff = Handoff(
-        conversation_id=data.conversation_id,
-        channel=data.channel,
-        tier=data.tier,
-        status="waiting",
-        priority=priority,
-        category=data.category,
-        reason=data.reason,
-        summary=data.summary,
-        customer=data.customer.model_dump(mode="json"),
-        context=data.context.model_dump(mode="json"),
-        transcript_cutoff=max(stamps, default=0.0),
-        first_response_due=first_due,
-        resolution_due=resolution_due,
-    )
-    try:
-        with session.begin_nested():
-            session.add(handoff)
-            session.flush()
-    except IntegrityError:
-        # Another request created it between our check and our insert.
+    values: dict[str, Any] = {
+        "conversation_id": data.conversation_id,
+        "channel": data.channel,
+        "tier": data.tier,
+        "status": "waiting",
+        "priority": priority,
+        "category": data.category,
+        "reason": data.reason,
+        "summary": data.summary,
+        "customer": data.customer.model_dump(mode="json"),
+        "context": data.context.model_dump(mode="json"),
+        "transcript_cutoff": max(stamps, default=0.0),
+        "assignee_id": None,
+        "created_at": now,
+        "updated_at": now,
+        "first_response_due": first_due,
+        "resolution_due": resolution_due,
+        "first_response_at": None,
+        "resolved_at": None,
+        "resolution": None,
+        "returned_to_bot": False,
+        "vendor_name": None,
+        "vendor_case": None,
+        "breaches_announced": [],
+        "reopened_count": 0,
+    }
+    for _ in range(3):
+        handoff = _insert_unless_open(session, values)
+        if handoff is not None:
+            break
         existing = open_for_conversation(session, data.conversation_id)
-        if existing is None:
-            raise
-        return existing, False
-    for line in data.transcript:
-        session.add(
-            Message(
-                handoff_id=handoff.id,
-                role=line.role,
-                text=line.text,
-                at=(line.at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None),
-                author_name=line.author,
-            )
+        if existing is not None:
+            return Created(existing, False)
+        # The open one was resolved between the two statements: try again.
+    else:
+        raise Conflict(f"conversation {data.conversation_id} is changing too fast; retry")
+    transcript = [
+        Line(
+            line.role,
+            line.text,
+            (line.at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None),
+            line.author,
         )
-    events.record(session, handoff, "handoff.created", events.actor_name(bot), reason=data.reason)
-    return handoff, True
+        for line in data.transcript
+    ]
+    if transcript:
+        # One statement for all lines (executemany), no ORM objects to flush.
+        session.execute(
+            _INSERT_LINES,
+            [
+                {
+                    "handoff_id": handoff.id,
+                    "role": m.role,
+                    "text": m.text,
+                    "at": m.at,
+                    "author_name": m.author_name,
+                }
+                for m in transcript
+            ],
+        )
+    event = events.insert_now(
+        session, handoff.id, handoff.tier, "handoff.created", events.actor_name(bot), reason=data.reason
+    )
+    return Created(handoff, True, transcript, [event])
 
 
 def queue(session: Session, tier: str) -> list[Handoff]:
@@ -93,36 +199,82 @@ def queue(session: Session, tier: str) -> list[Handoff]:
 def queue_position(session: Session, handoff: Handoff) -> int | None:
     if handoff.status != "waiting":
         return None
-    ahead = session.scalar(
-        select(func.count())
-        .select_from(Handoff)
-        .where(
-            Handoff.tier == handoff.tier,
-            Handoff.status == "waiting",
-            (Handoff.priority < handoff.priority)
-            | (
-                (Handoff.priority == handoff.priority)
-                & (Handoff.first_response_due < handoff.first_response_due)
-            )
-            | (
-                (Handoff.priority == handoff.priority)
-                & (Handoff.first_response_due == handoff.first_response_due)
-                & (Handoff.id < handoff.id)
-            ),
-        )
+    return (session.scalar(_AHEAD, _ahead_params(handoff)) or 0) + 1
+
+
+# How many waiting handoffs of the tier come before this one (the queue's order).
+_AHEAD = (
+    select(func.count())
+    .select_from(Handoff)
+    .where(
+        Handoff.tier == bindparam("tier"),
+        Handoff.status == "waiting",
+        (Handoff.priority < bindparam("priority"))
+        | ((Handoff.priority == bindparam("priority")) & (Handoff.first_response_due < bindparam("due")))
+        | (
+            (Handoff.priority == bindparam("priority"))
+            & (Handoff.first_response_due == bindparam("due"))
+            & (Handoff.id < bindparam("handoff_id"))
+        ),
     )
-    return (ahead or 0) + 1
+)
+_ONLINE = (
+    select(func.count())
+    .select_from(User)
+    .where(User.role == bindparam("tier"), User.presence == "online", User.active.is_(True))
+)
+_AHEAD_AND_ONLINE = select(_AHEAD.scalar_subquery(), _ONLINE.scalar_subquery())
+
+
+def _ahead_params(handoff: Handoff) -> dict[str, Any]:
+    return {
+        "tier": handoff.tier,
+        "priority": handoff.priority,
+        "due": handoff.first_response_due,
+        "handoff_id": handoff.id,
+    }
 
 
 def agents_online(session: Session, tier: str) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(User)
-            .where(User.role == tier, User.presence == "online", User.active.is_(True))
-        )
-        or 0
+    return session.scalar(_ONLINE, {"tier": tier}) or 0
+
+
+def queue_figures(session: Session, handoff: Handoff) -> tuple[int | None, int]:
+    """`queue_position` and `agents_online` in one query."""
+    if handoff.status != "waiting":
+        return None, agents_online(session, handoff.tier)
+    ahead, online = session.execute(_AHEAD_AND_ONLINE, _ahead_params(handoff)).one()
+    return (ahead or 0) + 1, online or 0
+
+
+_CLAIM_WAITING = (
+    update(HANDOFFS)
+    .where(
+        HANDOFFS.c.id == bindparam("handoff_id"),
+        HANDOFFS.c.status == "waiting",
+        HANDOFFS.c.tier.in_(bindparam("tiers", expanding=True)),
     )
+    .values(status="assigned", assignee_id=bindparam("agent_id"), updated_at=bindparam("now"))
+    .returning(*HANDOFFS.c)
+)
+
+
+def claim_waiting(session: Session, handoff_id: int, agent: User, tiers: tuple[str, ...]) -> Handoff | None:
+    """The common claim in one statement: the handoff if it was waiting in one of `tiers` and is now the
+    agent's. None when it is unknown, of another tier, or not waiting (any more): `claim` then gives the
+    right answer (404, 403, 409, or 200 to the holder claiming again)."""
+    row = session.execute(
+        _CLAIM_WAITING,
+        {"handoff_id": handoff_id, "tiers": list(tiers), "agent_id": agent.id, "now": utcnow()},
+    ).first()
+    if row is None:
+        return None
+    handoff = _adopt(session, dict(row._mapping))
+    set_committed_value(handoff, "assignee", agent)
+    events.insert_now(
+        session, handoff.id, handoff.tier, "handoff.claimed", events.actor_name(agent), assignee=agent.name
+    )
+    return handoff
 
 
 def claim(session: Session, handoff: Handoff, agent: User) -> Handoff:
@@ -163,33 +315,96 @@ def _require_holder(handoff: Handoff, agent: User) -> None:
         )
 
 
-def send_agent_message(session: Session, handoff: Handoff, agent: User, text: str) -> Message:
+@dataclass(frozen=True)
+class Sent:
+    """An agent's reply as written: the transcript line's id and time, and its text."""
+
+    id: int
+    role: str
+    text: str
+    at: datetime
+    author_name: str
+
+
+class _Target(Protocol):
+    id: int
+    tier: str
+    conversation_id: str
+    first_response_at: datetime | None
+
+
+def send_agent_message(session: Session, handoff: Handoff, agent: User, text: str) -> Sent:
     _require_holder(handoff, agent)
-    message = Message(
-        handoff_id=handoff.id, role="agent", text=text, author_id=agent.id, author_name=agent.name
-    )
-    session.add(message)
-    session.flush()
+    session.flush()  # what is pending goes first: the reply's history entry comes after it
+    sent = _write_agent_message(session, handoff, agent, text)
+    if handoff.first_response_at is None:  # written by the statement: the loaded handoff follows
+        set_committed_value(handoff, "first_response_at", sent.at)
+        set_committed_value(handoff, "updated_at", sent.at)
+    return sent
+
+
+_REPLY_TARGET = select(
+    HANDOFFS.c.id,
+    HANDOFFS.c.tier,
+    HANDOFFS.c.status,
+    HANDOFFS.c.assignee_id,
+    HANDOFFS.c.conversation_id,
+    HANDOFFS.c.first_response_at,
+).where(HANDOFFS.c.id == bindparam("handoff_id"))
+
+
+def reply(session: Session, handoff_id: int, agent: User, tiers: tuple[str, ...], text: str) -> Sent | None:
+    """The common agent reply, reading only the handoff's columns it needs (no ORM object): None unless
+    the handoff is in one of `tiers`, not resolved, and held by `agent` (or `agent` is a lead), when
+    `send_agent_message` on the loaded handoff gives the right answer (404, 403, 409)."""
+    target = session.execute(_REPLY_TARGET, {"handoff_id": handoff_id}).first()
+    if (
+        target is None
+        or target.tier not in tiers
+        or target.status == "resolved"
+        or (agent.role != "lead" and target.assignee_id != agent.id)
+    ):
+        return None
+    return _write_agent_message(session, target, agent, text)
+
+
+_INSERT_REPLY = insert(MESSAGES).returning(MESSAGES.c.id)
+_INSERT_OUTBOX = insert(OUTBOX)
+_FIRST_RESPONSE = (
+    update(HANDOFFS)
+    .where(HANDOFFS.c.id == bindparam("handoff_id"), HANDOFFS.c.first_response_at.is_(None))
+    .values(first_response_at=bindparam("at"), updated_at=bindparam("at"))
+)
+
+
+def _write_agent_message(session: Session, handoff: _Target, agent: User, text: str) -> Sent:
+    """The transcript line, the outbox entry that carries it to the customer, the first response time
+    (once) and the history entry: four statements, no ORM flush."""
+    at = utcnow()
+    line = {"handoff_id": handoff.id, "role": "agent", "text": text, "at": at}
+    message_id = session.execute(
+        _INSERT_REPLY, line | {"author_id": agent.id, "author_name": agent.name}
+    ).scalar_one()
     if handoff.first_response_at is None:
-        handoff.first_response_at = message.at
-    session.add(
-        OutboxItem(
-            handoff_id=handoff.id,
-            conversation_id=handoff.conversation_id,
-            events=[
-                {
-                    "event": "bot",
-                    "text": text,
-                    "metadata": {
-                        "helpdesk_message_id": message.id,
-                        "agent": {"name": agent.name, "tier": agent.role},
-                    },
-                }
-            ],
-        )
+        session.execute(_FIRST_RESPONSE, {"handoff_id": handoff.id, "at": at})
+    outbox_events = [
+        {
+            "event": "bot",
+            "text": text,
+            "metadata": {
+                "helpdesk_message_id": message_id,
+                "agent": {"name": agent.name, "tier": agent.role},
+            },
+        }
+    ]
+    session.execute(
+        _INSERT_OUTBOX,
+        {"handoff_id": handoff.id, "conversation_id": handoff.conversation_id, "events": outbox_events},
     )
-    events.record(session, handoff, "message.agent", events.actor_name(agent), message_id=message.id)
-    return message
+    events.insert_now(
+        session, handoff.id, handoff.tier, "message.agent", events.actor_name(agent), message_id=message_id
+    )
+    return Sent(message_id, "agent", text, at, agent.name)
 
 
 def add_note(session: Session, handoff: Handoff, agent: User, text: str) -> Note:

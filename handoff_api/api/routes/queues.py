@@ -19,9 +19,9 @@ def read_queue(tier: schemas.Tier, session: SessionDep, agent: CurrentAgent) -> 
     return schemas.QueueOut(tier=tier, count=len(waiting), handoffs=[serializers.summary(h) for h in waiting])
 
 
-@router.post("/{tier}/next", response_model=schemas.HandoffOut)
-def claim_next(tier: schemas.Tier, session: SessionDep, agent: CurrentAgent) -> schemas.HandoffOut:
+@router.post("/{tier}/next", response_model=schemas.HandoffChange)
+def claim_next(tier: schemas.Tier, session: SessionDep, agent: CurrentAgent) -> schemas.HandoffChange:
     """Claims the most urgent waiting handoff the agent's skills cover; 404 when there is none."""
     if tier not in visible_tiers(agent):
         raise Forbidden(f"role {agent.role} may not take from the {tier} queue")
-    return serializers.full(session, handoffs.claim_next(session, agent, tier))
+    return serializers.change(session, handoffs.claim_next(session, agent, tier))

@@ -1,0 +1,229 @@
+"""The busy write path (issue: 500 handoff writes/s on PostgreSQL): one-statement claims and idempotent
+creations under concurrency, compact write answers, the token cache, and idle-connection pings."""
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, func, select, text, update
+
+from handoff_api.core.config import Settings
+from handoff_api.core.db import make_engine, make_session_factory, transaction
+from handoff_api.core.token_cache import TokenCache
+from handoff_api.main import create_app
+from handoff_api.models import Handoff, HandoffEvent, Message, OutboxItem, User
+from handoff_api.services import users
+from knowledge_base.embeddings import MiniLMEmbedder
+
+from .conftest import HandoffFactory, ThreadedServer, Tokens, _postgres_database
+
+
+@pytest.fixture
+def live(settings: Settings, embedder: MiniLMEmbedder) -> Iterator[ThreadedServer]:
+    server = ThreadedServer(create_app(settings, background=False, embedder=embedder)).start()
+    yield server
+    server.stop()
+
+
+def _count(settings: Settings, statement: Any) -> int:
+    engine = make_engine(settings.sqlalchemy_url)
+    with engine.connect() as conn:
+        value = int(conn.scalar(statement) or 0)
+    engine.dispose()
+    return value
+
+
+def test_fifty_concurrent_claims_of_one_handoff_have_one_winner(
+    settings: Settings, tokens: Tokens, handoff_factory: HandoffFactory, live: ThreadedServer
+) -> None:
+    handoff = handoff_factory.create("one-prize")
+    engine = make_engine(settings.sqlalchemy_url)
+    with transaction(make_session_factory(engine)) as session:
+        racers = [users.create(session, settings.secret_key(), f"claimer-{n}", "l2") for n in range(50)]
+        names = {token: user.name for user, token in racers}
+    engine.dispose()
+
+    async def race() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=live.url, timeout=30) as http:
+            return await asyncio.gather(
+                *(
+                    http.post(
+                        f"/api/v1/handoffs/{handoff['id']}/claim", headers={"Authorization": f"Bearer {t}"}
+                    )
+                    for t in names
+                )
+            )
+
+    answers = asyncio.run(race())
+    statuses = Counter(a.status_code for a in answers)
+    assert statuses == {200: 1, 409: 49}, statuses
+    winner = next(a for a in answers if a.status_code == 200).json()
+    assert winner["status"] == "assigned" and winner["assignee"]["name"] in names.values()
+    loser = next(a for a in answers if a.status_code == 409).json()
+    assert winner["assignee"]["name"] in loser["detail"]
+    claimed = select(func.count()).where(HandoffEvent.kind == "handoff.claimed")
+    assert _count(settings, claimed) == 1
+
+
+def test_concurrent_creations_for_one_conversation_make_one_handoff(
+    settings: Settings, tokens: Tokens, handoff_factory: HandoffFactory, live: ThreadedServer
+) -> None:
+    body = handoff_factory.body("same-conversation")
+
+    async def race() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=live.url, timeout=30) as http:
+            return await asyncio.gather(
+                *(http.post("/api/v1/handoffs", json=body, headers=tokens.auth("bot")) for _ in range(20))
+            )
+
+    answers = asyncio.run(race())
+    assert Counter(a.status_code for a in answers) == {201: 1, 200: 19}
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert _count(settings, select(func.count()).select_from(Handoff)) == 1
+    assert _count(settings, select(func.count()).select_from(Message)) == len(body["transcript"])  # type: ignore[arg-type]
+    assert _count(settings, select(func.count()).where(HandoffEvent.kind == "handoff.created")) == 1
+
+
+def test_writes_answer_the_contract_fields_without_the_notes(
+    client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory
+) -> None:
+    contract = {
+        "id", "number", "conversation_id", "channel", "tier", "status", "priority", "category", "reason",
+        "summary", "customer", "context", "transcript", "assignee", "sla", "history",
+    }  # fmt: skip
+    created = handoff_factory.create("compact")
+    assert contract <= created.keys() and "notes" not in created
+    assert created["queue_position"] == 1 and created["agents_online"] == 0
+    assert [line["text"] for line in created["transcript"]] == [
+        "hi",
+        "Hello! How can I help?",
+        "I want a human",
+    ]  # type: ignore[index]
+    assert [e["kind"] for e in created["history"]] == ["handoff.created"]  # type: ignore[index]
+    base = f"/api/v1/handoffs/{created['id']}"
+    claimed = client.post(f"{base}/claim", headers=tokens.auth("l2")).json()
+    assert contract <= claimed.keys() and "notes" not in claimed
+    assert claimed["status"] == "assigned" and claimed["assignee"]["name"] == "agent-l2"
+    assert claimed["queue_position"] is None and claimed["agents_online"] is None
+    assert [line["text"] for line in claimed["transcript"]] == [
+        line["text"] for line in created["transcript"]
+    ]  # type: ignore[attr-defined]
+    assert [e["kind"] for e in claimed["history"]] == ["handoff.created", "handoff.claimed"]
+    # The holder claiming again gets the handoff; the detail view still has everything.
+    again = client.post(f"{base}/claim", headers=tokens.auth("l2"))
+    assert again.status_code == 200 and again.json()["assignee"]["name"] == "agent-l2"
+    assert (
+        client.post(f"{base}/notes", json={"text": "private"}, headers=tokens.auth("l2")).status_code == 201
+    )
+    detail = client.get(base, headers=tokens.auth("l2")).json()
+    assert [n["text"] for n in detail["notes"]] == ["private"] and detail["agents_online"] == 0
+    assert [e["kind"] for e in detail["history"]] == ["handoff.created", "handoff.claimed", "note.added"]
+
+
+def test_replies_take_the_right_answer_on_every_path(
+    settings: Settings, client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory
+) -> None:
+    handoff = handoff_factory.create("reply-paths")
+    base = f"/api/v1/handoffs/{handoff['id']}"
+    message = {"text": "Hello from L2"}
+    assert client.post(f"{base}/messages", json=message, headers=tokens.auth("l2")).status_code == 409
+    assert client.post(f"{base}/messages", json=message, headers=tokens.auth("l3")).status_code == 403
+    assert (
+        client.post("/api/v1/handoffs/999999/messages", json=message, headers=tokens.auth("l2")).status_code
+        == 404
+    )
+    client.post(f"{base}/claim", headers=tokens.auth("l2"))
+    assert client.post(f"{base}/messages", json=message, headers=tokens.auth("l2_other")).status_code == 409
+    first = client.post(f"{base}/messages", json=message, headers=tokens.auth("l2"))
+    assert first.status_code == 201 and first.json()["author"] == "agent-l2"
+    led = client.post(f"{base}/messages", json={"text": "Lead here"}, headers=tokens.auth("lead"))
+    assert led.status_code == 201
+    engine = make_engine(settings.sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        row = session.get(Handoff, handoff["id"])
+        assert row is not None and row.first_response_at is not None
+        first_at = row.first_response_at
+        outbox = list(session.scalars(select(OutboxItem).order_by(OutboxItem.id)))
+        kinds = list(session.scalars(select(HandoffEvent.kind).order_by(HandoffEvent.id)))
+    engine.dispose()
+    assert [o.events[0]["text"] for o in outbox] == ["Hello from L2", "Lead here"]
+    assert outbox[0].events[0]["metadata"]["helpdesk_message_id"] == first.json()["id"]
+    assert kinds == ["handoff.created", "handoff.claimed", "message.agent", "message.agent"]
+    detail = client.get(base, headers=tokens.auth("l2")).json()
+    assert [line["text"] for line in detail["transcript"]][-2:] == ["Hello from L2", "Lead here"]
+    assert first_at.isoformat().startswith(first.json()["at"][:19])  # the first reply's time, kept
+
+
+def test_token_cache_remembers_a_user_for_its_lifetime_only(settings: Settings) -> None:
+    now = [1000.0]
+    cache = TokenCache(5.0, clock=lambda: now[0])
+    engine = make_engine(settings.sqlalchemy_url)
+    sessions = make_session_factory(engine)
+    with transaction(sessions) as session:
+        user, _token = users.create(session, "k", "cached", "l2", tier_skills=["printers"])
+        cache.remember("hash", user)
+    with sessions() as session:
+        seen = cache.user(session, "hash")
+        assert seen is not None and (seen.name, seen.role, seen.tier_skills) == ("cached", "l2", ["printers"])
+        assert seen.presence == "offline"  # not cached: read from the database when used
+    now[0] += 5.0
+    with sessions() as session:
+        assert cache.user(session, "hash") is None  # expired: the next request asks the database
+        off = TokenCache(0, clock=lambda: now[0])
+        off.remember("hash", user)
+        assert off.user(session, "hash") is None  # 0 turns the cache off
+    engine.dispose()
+
+
+def test_revocation_reaches_a_running_service_within_the_cache_lifetime(
+    settings: Settings, tokens: Tokens, embedder: MiniLMEmbedder
+) -> None:
+    app = create_app(settings, background=False, embedder=embedder)
+    now = [0.0]
+    app.state.token_cache = TokenCache(settings.helpdesk_token_cache_seconds, clock=lambda: now[0])
+    with TestClient(app) as client:
+        assert client.get("/api/v1/queues/l2", headers=tokens.auth("l2")).status_code == 200
+        # Revoked by another process (the CLI run elsewhere): the database changes, not this cache.
+        engine = make_engine(settings.sqlalchemy_url)
+        with transaction(make_session_factory(engine)) as session:
+            session.execute(update(User).where(User.name == "agent-l2").values(active=False))
+        engine.dispose()
+        now[0] += settings.helpdesk_token_cache_seconds
+        assert client.get("/api/v1/queues/l2", headers=tokens.auth("l2")).status_code == 401
+        # A cached user's own changes still reach the database (presence, capacity).
+        assert client.get("/api/v1/queues/l2", headers=tokens.auth("l2_other")).status_code == 200
+        me = client.put(
+            "/api/v1/agents/me/presence",
+            json={"presence": "online", "capacity": 7},
+            headers=tokens.auth("l2_other"),
+        )
+        assert me.status_code == 200 and me.json()["capacity"] == 7
+    assert _count(settings, select(User.capacity).where(User.name == "agent-l2_other")) == 7
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    # Only PostgreSQL has server processes that can die under a pooled connection.
+    yield from _postgres_database()
+
+
+@pytest.mark.postgres
+def test_an_idle_connection_that_died_is_replaced_before_use(postgres_url: str) -> None:
+    database_url = postgres_url
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        pid = conn.scalar(text("SELECT pg_backend_pid()"))
+    # The pooled connection has been idle for a minute, and its server process is gone.
+    record = engine.pool._pool.queue[0]  # type: ignore[attr-defined]
+    record.info["checked_in_at"] -= 60
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT pg_backend_pid()")) != pid
+    engine.dispose()
