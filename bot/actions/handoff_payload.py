@@ -71,6 +71,8 @@ REASON_PHRASES: dict[str, str] = {
     "kb_no_answer": "the knowledge base had no answer",
     "flow_failed": "the self-service flow failed",
     "identity_verification_failed": "identity verification failed",
+    "action_server_unavailable": "the bot's action server was unavailable",
+    "action_failed": "one of the bot's actions failed",
 }
 
 # Keeps the body well under any size limit of the service while covering a long chat.
@@ -80,12 +82,15 @@ MAX_SUMMARY_QUOTE_CHARS = 200
 MAX_INTENT_HISTORY = 20
 
 
-def build_handoff_payload(tracker: Tracker) -> dict[str, Any]:
-    """The handoff request body for the conversation in `tracker`."""
+def build_handoff_payload(tracker: Tracker, reason: str | None = None) -> dict[str, Any]:
+    """The handoff request body for the conversation in `tracker`.
+
+    `reason` overrides the one the conversation set (the action fallback in connectors/ uses it).
+    """
     events = tracker.events_after_latest_restart()
     user_events = [event for event in events if event.get("event") == "user"]
     intent, confidence = _understood_intent(user_events, tracker.latest_message)
-    reason = _slot_text(tracker, "handoff_reason") or _default_reason(tracker)
+    reason = reason or _slot_text(tracker, "handoff_reason") or _default_reason(tracker)
     tier = _slot_text(tracker, "handoff_tier") or DEFAULT_TIER
     topic_intent = _latest_topic_intent(user_events)
 

@@ -50,6 +50,20 @@ def test_payload_follows_the_service_api() -> None:
     ]
 
 
+def test_a_reason_given_by_the_caller_wins() -> None:
+    """The action fallback (connectors/action_fallback.py) hands over because the action server failed."""
+    tracker = conversation(
+        "conv-fallback",
+        timeline(user("Outlook keeps crashing", "report_issue")),
+        slots={"handoff_reason": "kb_no_answer"},
+    )
+
+    payload = build_handoff_payload(tracker, reason="action_server_unavailable")
+
+    assert payload["reason"] == "action_server_unavailable"
+    assert payload["summary"].startswith("Problem report: the bot's action server was unavailable.")
+
+
 def test_timestamps_are_iso_utc() -> None:
     assert iso_timestamp(BASE_TIMESTAMP) == "2026-09-21T14:13:20Z"
     assert iso_timestamp(BASE_TIMESTAMP + 0.25) == "2026-09-21T14:13:20.250000Z"

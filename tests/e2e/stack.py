@@ -70,6 +70,12 @@ class Process:
                 self.popen.kill()
                 self.popen.wait()
 
+    def kill(self) -> None:
+        """`kill -9`: no shutdown, no cleanup, whatever it was doing."""
+        if self.popen and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait()
+
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
@@ -86,6 +92,8 @@ class Stack:
     processes: dict[str, Process] = field(default_factory=dict)
     # Rasa's channels; default bot/credentials.yml (tests/channels points `callback` at a stand-in).
     credentials: Path | None = None
+    # Which processes start() starts (bench/footprint.py times each one alone); default all three.
+    only: tuple[str, ...] = ("helpdesk", "actions", "rasa")
 
     @property
     def rasa_url(self) -> str:
@@ -165,18 +173,36 @@ class Stack:
                 self.data_dir / "rasa.log",
             ),
         }
+        self.processes = {name: p for name, p in self.processes.items() if name in self.only}
         for process in self.processes.values():
             process.start()
         self.wait_ready()
 
-    def wait_ready(self, timeout: float = 480) -> None:
+    def restart(self, name: str, *, kill: bool = False, timeout: float = 480) -> None:
+        """Stops one process (`kill=True`: kill -9) and starts it again on the same port, environment
+        and data (databases, tracker store), then waits until it answers."""
+        (self.processes[name].kill if kill else self.processes[name].stop)()
+        self.start_again(name, timeout=timeout)
+
+    def start_again(self, name: str, *, timeout: float = 480) -> None:
+        """Starts a process stopped with `processes[name].stop()` or `.kill()`; waits until it answers."""
+        process = self.processes[name]
+        assert process.popen is None or process.popen.poll() is not None, f"{name} is still running"
+        process.start()
+        self.wait_ready(timeout, names=(name,))
+
+    def wait_ready(self, timeout: float = 480, names: tuple[str, ...] | None = None) -> None:
         deadline = time.monotonic() + timeout
         checks = {
             "helpdesk": f"{self.helpdesk_url}/healthz",
             "actions": f"http://127.0.0.1:{self.actions_port}/health",
             "rasa": f"{self.rasa_url}/status?token={self.rasa_token}",
         }
-        pending = dict(checks)
+        pending = {
+            name: url
+            for name, url in checks.items()
+            if name in self.processes and (names is None or name in names)
+        }
         while pending:
             for name, url in list(pending.items()):
                 process = self.processes[name].popen
