@@ -4,29 +4,29 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from handoff_api.schemas import UtcDatetime
+from handoff_api.schemas import Text, UtcDatetime
 
-Title = Annotated[str, Field(min_length=1, max_length=300)]
-Body = Annotated[str, Field(max_length=100_000)]
-Words = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=50)]
+Title = Annotated[Text, Field(min_length=1, max_length=300)]
+Body = Annotated[Text, Field(max_length=100_000)]
+Words = Annotated[list[Annotated[Text, Field(min_length=1, max_length=100)]], Field(max_length=50)]
 
 
 class StepIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    instruction: Annotated[str, Field(min_length=1, max_length=2000)]
-    check: Annotated[str | None, Field(max_length=2000)] = None
+    instruction: Annotated[Text, Field(min_length=1, max_length=2000)]
+    check: Annotated[Text | None, Field(max_length=2000)] = None
 
 
 class ArticleFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    category: Annotated[str, Field(max_length=100)] = ""
+    category: Annotated[Text, Field(max_length=100)] = ""
     tags: Words = Field(default_factory=list)
     applies_to: Words = Field(default_factory=list)
-    audience: Annotated[str | None, Field(max_length=50)] = None
+    audience: Annotated[Text | None, Field(max_length=50)] = None
     status: Literal["draft", "published"] = "draft"
-    summary: Annotated[str | None, Field(max_length=2000)] = None
+    summary: Annotated[Text | None, Field(max_length=2000)] = None
     steps: Annotated[list[StepIn], Field(max_length=50)] = Field(default_factory=list)
 
 
@@ -46,12 +46,12 @@ class ArticleUpdate(BaseModel):
     version: int = Field(ge=1)
     title: Title | None = None
     body: Body | None = None
-    category: Annotated[str | None, Field(max_length=100)] = None
+    category: Annotated[Text | None, Field(max_length=100)] = None
     tags: Words | None = None
     applies_to: Words | None = None
-    audience: Annotated[str | None, Field(max_length=50)] = None
+    audience: Annotated[Text | None, Field(max_length=50)] = None
     status: Literal["draft", "published"] | None = None
-    summary: Annotated[str | None, Field(max_length=2000)] = None
+    summary: Annotated[Text | None, Field(max_length=2000)] = None
     steps: Annotated[list[StepIn] | None, Field(max_length=50)] = None
 
 
@@ -133,6 +133,6 @@ class DraftFromGap(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     questions: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=1000)]], Field(min_length=1, max_length=50)
+        list[Annotated[Text, Field(min_length=1, max_length=1000)]], Field(min_length=1, max_length=50)
     ]
     title: Title | None = None

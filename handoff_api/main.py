@@ -4,12 +4,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from handoff_api.api.routes import (
     agents,
@@ -32,6 +34,7 @@ from handoff_api.core import logging as helpdesk_logging
 from handoff_api.core.config import Settings, get_settings
 from handoff_api.core.db import make_engine, make_session_factory
 from handoff_api.core.limits import BodySizeLimit
+from handoff_api.core.token_cache import TokenCache
 from handoff_api.core.write_gate import WriteGate
 from handoff_api.errors import HelpdeskError, Unavailable
 from handoff_api.ops import errors as ops_errors
@@ -49,11 +52,16 @@ def create_app(
     """`background=False` leaves out the broker consumer and the outbox deliverer (tests drive them)."""
     settings = settings or get_settings()
     helpdesk_logging.configure()
-    engine = make_engine(settings.sqlalchemy_url)
+    busy_timeout = settings.helpdesk_sqlite_busy_timeout_seconds
+    engine = make_engine(settings.sqlalchemy_url, busy_timeout_seconds=busy_timeout)
     sessions = make_session_factory(engine)
     sqlite = engine.dialect.name == "sqlite"
     # Reads never take SQLite's write lock; on PostgreSQL one engine serves both.
-    read_engine = make_engine(settings.sqlalchemy_url, write_transactions=False) if sqlite else engine
+    read_engine = (
+        make_engine(settings.sqlalchemy_url, write_transactions=False, busy_timeout_seconds=busy_timeout)
+        if sqlite
+        else engine
+    )
     read_sessions = make_session_factory(read_engine)
     write_gate = asyncio.Lock() if sqlite else None
     knowledge = KnowledgeIndex(read_sessions, sessions, embedder or MiniLMEmbedder())
@@ -82,6 +90,7 @@ def create_app(
     app.state.write_gate = write_gate
     app.state.knowledge = knowledge
     app.state.secret_key = settings.secret_key()
+    app.state.token_cache = TokenCache(settings.helpdesk_token_cache_seconds)
     app.state.outbox_wakeup = asyncio.Event()
 
     @app.exception_handler(RequestValidationError)
@@ -92,6 +101,14 @@ def create_app(
             for e in exc.errors()
         ]
         return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # FastAPI's answer to a body that is not even text (invalid UTF-8): bad input, said so (issue 8).
+            problem = {"loc": ["body"], "msg": "the body is not JSON in UTF-8", "type": "json_invalid"}
+            return JSONResponse({"detail": [problem]}, status_code=422)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(HelpdeskError)
     async def _helpdesk_error(_request: Request, exc: HelpdeskError) -> JSONResponse:

@@ -41,8 +41,19 @@ _CARD_CANDIDATE = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 _ONE_TIME_CODE = re.compile(r"(?<![\w-])(?:\d{6,8}|\d{3}[ -]\d{3})(?![\w-])")
 
 
+# What no database column stores: NUL (PostgreSQL refuses it in text) and lone UTF-16 surrogates
+# (no UTF-8 for them). A chat client can send both; one such message must not stop the transcript.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` with NUL characters and lone surrogates replaced by U+FFFD, the replacement character."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 def redact(text: str) -> str:
-    """Return `text` with passwords, card numbers and one-time codes masked."""
+    """Return `text` with passwords, card numbers and one-time codes masked (and made `storable`)."""
+    text = storable(text)
     text = _PASSWORD.sub(lambda m: f"{m.group('label')}{m.group('sep')}{PASSWORD_MASK}", text)
     text = _CARD_CANDIDATE.sub(_mask_card, text)
     return _ONE_TIME_CODE.sub(CODE_MASK, text)

@@ -1,5 +1,6 @@
 """What the API accepts and returns."""
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -17,6 +18,7 @@ Reason = Literal[
     "flow_failed",
     "identity_verification_failed",
     "action_failed",
+    "action_server_unavailable",
     "reported_issue",
 ]
 TIER_ORDER: dict[str, int] = {"l2": 2, "l3": 3, "l4": 4}
@@ -31,7 +33,25 @@ UtcDatetime = Annotated[
     AfterValidator(_as_utc),
     PlainSerializer(lambda d: _as_utc(d).isoformat().replace("+00:00", "Z"), return_type=str),
 ]
-ShortText = Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _storable(value: str) -> str:
+    # PostgreSQL cannot store NUL in text (SQLite could), and no UTF-8 holds a lone surrogate (JSON can
+    # spell one, "\ud800"): refused on both databases, with the field named, instead of a 500 (issue 8).
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\x00) characters")
+    if _SURROGATE.search(value):
+        raise ValueError("must be valid Unicode: it contains a lone surrogate (\\ud800-\\udfff)")
+    return value
+
+
+Storable = AfterValidator(_storable)
+# Free text anyone types: any Unicode character but NUL, kept exactly as sent.
+Text = Annotated[str, Storable]
+ShortText = Annotated[str, Field(min_length=1, max_length=4000), Storable]
 Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
@@ -45,6 +65,12 @@ class Customer(BaseModel):
     email: EmailStr | None = None
     verified: bool = False
     vip: bool = False
+
+
+class CustomerIn(Customer):
+    # Input only (what is already stored is shown as it is): the `Text` checks.
+    id: Text | None = Field(default=None, max_length=200)
+    name: Text | None = Field(default=None, max_length=200)
 
 
 class BotContext(BaseModel):
@@ -61,24 +87,30 @@ class BotContext(BaseModel):
 
 class TranscriptLine(BaseModel):
     role: Literal["customer", "bot", "agent"]
-    text: Annotated[str, Field(max_length=4000)]
+    # No bound here: a customer's line from the chat channel is stored whole and must read back (issue 8).
+    text: str
     at: UtcDatetime | None = None
     author: str | None = None
 
 
+class TranscriptLineIn(TranscriptLine):
+    text: Annotated[Text, Field(max_length=4000)]
+    author: Text | None = None
+
+
 class HandoffCreate(StrictModel):
     conversation_id: Identifier
-    channel: Annotated[str, Field(min_length=1, max_length=50)]
+    channel: Annotated[Text, Field(min_length=1, max_length=50)]
     reason: Reason
     tier: Tier = "l2"
-    category: str | None = Field(default=None, max_length=100)
+    category: Text | None = Field(default=None, max_length=100)
     priority: Priority = Field(default="p3", description="used when impact and urgency are not both given")
     impact: Level | None = Field(default=None, description="how many people or how much work it stops")
     urgency: Level | None = Field(default=None, description="how soon it hurts")
-    summary: str | None = Field(default=None, max_length=4000)
-    customer: Customer = Field(default_factory=Customer)
+    summary: Text | None = Field(default=None, max_length=4000)
+    customer: CustomerIn = Field(default_factory=CustomerIn)
     context: BotContext = Field(default_factory=BotContext)
-    transcript: list[TranscriptLine] = Field(default_factory=list, max_length=500)
+    transcript: list[TranscriptLineIn] = Field(default_factory=list, max_length=500)
 
 
 class AgentRef(BaseModel):
@@ -124,16 +156,27 @@ class HandoffSummary(BaseModel):
     updated_at: UtcDatetime
 
 
-class HandoffOut(HandoffSummary):
+class HandoffChange(HandoffSummary):
+    """What a write answers (create, claim, escalate, resolve, transfer, release, take next): the handoff as
+    the contract describes it, without the agents' notes; `GET /api/v1/handoffs/{id}` has everything."""
+
     context: BotContext
     transcript: list[TranscriptLine]
-    notes: list[NoteOut]
     history: list[HistoryEntry]
     resolution: str | None
     vendor_name: str | None = None
     vendor_case: str | None = None
     reopened_count: int = 0
-    queue_position: int | None = Field(description="1-based place among the tier's waiting handoffs")
+    queue_position: int | None = Field(
+        description="1-based place among the tier's waiting handoffs; null unless it waits"
+    )
+    agents_online: int | None = Field(
+        description="agents of the handoff's tier who are online now; null unless it waits"
+    )
+
+
+class HandoffOut(HandoffChange):
+    notes: list[NoteOut]
     agents_online: int = Field(description="agents of the handoff's tier who are online now")
 
 
@@ -153,9 +196,9 @@ class NoteIn(StrictModel):
 
 class EscalateIn(StrictModel):
     tier: Tier
-    note: str | None = Field(default=None, max_length=4000)
-    vendor_name: str | None = Field(default=None, max_length=100, description="required for l4")
-    vendor_case: str | None = Field(default=None, max_length=100, description="the vendor's case reference")
+    note: Text | None = Field(default=None, max_length=4000)
+    vendor_name: Text | None = Field(default=None, max_length=100, description="required for l4")
+    vendor_case: Text | None = Field(default=None, max_length=100, description="the vendor's case reference")
 
 
 class TransferIn(StrictModel):

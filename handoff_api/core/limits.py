@@ -1,5 +1,6 @@
 """Rejects request bodies over the configured size with 413 before they are read into memory."""
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -26,7 +27,7 @@ class BodySizeLimit:
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     too_large = True
-                    raise _TooLarge
+                    raise _TooLarge(413, f"request body is larger than {self.max_bytes} bytes")
             return message
 
         try:
@@ -49,5 +50,7 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """An HTTPException, because FastAPI turns any other error while it reads a body into 400 ("There was
+    an error parsing the body") and re-raises only these: a chunked body (no Content-Length) that grows
+    over the limit is then answered 413 too (issue 8)."""

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, EmailStr, Field
 
-from handoff_api.schemas import Identifier, StrictModel, UtcDatetime
+from handoff_api.schemas import Identifier, StrictModel, Text, UtcDatetime
 
 
 class VerificationStart(StrictModel):
@@ -59,7 +59,7 @@ class RatingIn(StrictModel):
     conversation_id: Identifier
     handoff_id: int | None = Field(default=None, ge=1)
     rating: Annotated[int, Field(ge=1, le=5)]
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: Text | None = Field(default=None, max_length=2000)
 
 
 class RatingOut(BaseModel):

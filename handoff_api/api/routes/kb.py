@@ -10,6 +10,7 @@ from handoff_api import kb_schemas as schemas
 from handoff_api.api.deps import AGENT_ROLES, SessionDep, SettingsDep, check_tier, require_roles
 from handoff_api.errors import Conflict, NotFound, Unavailable
 from handoff_api.models import ArticleRevision, ArticleRow, KbQuery, User
+from handoff_api.redaction import storable
 from handoff_api.services import handoffs, kb_gaps, kb_store
 from handoff_api.services.kb_index import KnowledgeIndex
 
@@ -102,7 +103,11 @@ def _log_query(
     with request.app.state.sessions() as session, session.begin():
         session.add(
             KbQuery(
-                text=text, abstained=abstained, top_article_id=article_id, top_score=score, asked_by="bot"
+                text=storable(text),
+                abstained=abstained,
+                top_article_id=article_id,
+                top_score=score,
+                asked_by="bot",
             )
         )
 
