@@ -29,18 +29,18 @@ RASA := $(CURDIR)/$(VENV_BOT)/bin/rasa
 MODELS := $(HELPDESK_DATA_DIR)/models
 DEMO_ENV := $(HELPDESK_DATA_DIR)/demo.env
 
-.PHONY: help install system-deps run train test test-service test-kb test-deploy test-actions test-bot test-e2e test-channels test-browser screenshots lint bench lock clean
+.PHONY: help install system-deps run train test test-service test-kb test-deploy test-actions test-bot test-e2e test-channels test-browser test-load screenshots lint bench lock clean
 
 help:
 	@echo "make run    install what is missing, train the bot if its data changed, start everything (demo mode)"
 	@echo "make test   install what is missing and run every test suite"
-	@echo "make bench  run the benchmarks and write bench/results/"
+	@echo "make bench  run the benchmarks and write bench/results/ (REPORT.md, plots); BENCH_QUICK=1: a quick check"
 
 $(VENV)/.installed: pyproject.toml requirements/service.txt
 	@test -n "$(PY311)" || { echo "Python 3.11 is needed for the service: install it (e.g. 'pyenv install 3.11') and retry"; exit 1; }
 	test -x $(VENV)/bin/python || $(PY311) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -c requirements/service.txt -e '.[test]'
+	$(VENV)/bin/pip install -q -c requirements/service.txt -e '.[test,bench]'
 	touch $@
 
 $(VENV_BOT)/.installed: requirements/bot.txt
@@ -102,6 +102,11 @@ test-bot: train
 test-e2e: install train
 	$(VENV)/bin/python -m pytest tests/e2e
 
+# Many customers (socket.io) and agents (API) at once on the real stack, every message counted at both
+# ends (tests/load). Small by default; HELPDESK_LOAD_FULL=1 (CI) runs 200 customers and 20 agents.
+test-load: install train
+	$(VENV)/bin/python -m pytest tests/load
+
 # Messenger channels: the connectors (in Rasa's environment) and the handoff loop over `callback`.
 test-channels: install train
 	$(VENV_BOT)/bin/python -m pytest tests/channels
@@ -124,12 +129,29 @@ screenshots: install train $(CHROMIUM)
 test-deploy: $(VENV)/.installed system-deps
 	$(VENV)/bin/python -m pytest tests/deploy
 
-test: lint test-service test-kb test-deploy test-actions test-bot test-e2e test-channels test-browser
+test: lint test-service test-kb test-deploy test-actions test-bot test-e2e test-channels test-browser test-load
+
+# Every benchmark, then bench/report.py: bench/results/*.json, REPORT.md, README_TABLE.md and *.png.
+# `make bench BENCH_QUICK=1` runs small sizes into $(HELPDESK_DATA_DIR)/bench/results-quick instead,
+# to check that everything runs without touching the committed figures.
+ifneq ($(strip $(BENCH_QUICK)),)
+BENCH_RESULTS ?= $(HELPDESK_DATA_DIR)/bench/results-quick
+BENCH_FLAGS := --quick
+THROUGHPUT_FLAGS := --count 100 --clients 8 --seconds 10
+else
+BENCH_RESULTS ?= $(CURDIR)/bench/results
+BENCH_FLAGS :=
+THROUGHPUT_FLAGS :=
+endif
 
 bench: install train
-	$(VENV)/bin/python bench/kb_search.py
-	$(VENV)/bin/python bench/bot_latency.py
-	$(VENV)/bin/python bench/service_throughput.py
+	@mkdir -p $(BENCH_RESULTS)
+	$(VENV)/bin/python bench/kb_search.py $(BENCH_FLAGS) --out $(BENCH_RESULTS)/kb_search.json
+	$(VENV)/bin/python bench/service_throughput.py $(THROUGHPUT_FLAGS) --out $(BENCH_RESULTS)/service_throughput.json
+	$(VENV)/bin/python bench/footprint.py $(BENCH_FLAGS) --out $(BENCH_RESULTS)/footprint.json
+	$(VENV)/bin/python bench/bot_latency.py $(BENCH_FLAGS) --out $(BENCH_RESULTS)/bot_latency.json
+	$(VENV)/bin/python bench/handoff_latency.py $(BENCH_FLAGS) --out $(BENCH_RESULTS)/handoff_latency.json
+	$(VENV)/bin/python bench/report.py --results $(BENCH_RESULTS)
 
 # Re-pin both environments from what is installed now.
 lock:

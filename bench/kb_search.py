@@ -1,6 +1,6 @@
 """Benchmark of the knowledge-base search: build time, latency and memory at growing sizes.
 
-Run:  .venv/bin/python bench/kb_search.py [--sizes 100,1000,10000s] [--queries 300]
+Run:  .venv/bin/python bench/kb_search.py [--sizes 100,1000,10000s] [--queries 300] [--quick]
 
 Corpora are generated from the real articles in knowledge_base/articles: article i is a
 variation of real article i mod R (a qualifier in the title and summary, a site-specific note
@@ -18,7 +18,11 @@ Latency per question, for each mode:
 * vector-cached: questions seen before, after an index change (query vector cached, results not);
 * repeated: the same questions again (result cache).
 
-Writes bench/results/kb_search.json and prints a Markdown table.
+Quick mode (--quick or BENCH_QUICK=1): sizes 100s,300s,1000s and 40 questions, written under
+$HELPDESK_DATA_DIR/bench/results-quick/ unless --out says otherwise.
+
+Writes bench/results/kb_search.json (`date`, `machine`, and per corpus size the three modes'
+latencies: `corpora[].latency.{hybrid,bm25,dense}`) and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -43,12 +47,14 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
+from bench.common import default_out, load_average, machine_info, now_iso, quick_mode  # noqa: E402
 from knowledge_base.articles import Article, load_articles  # noqa: E402
 from knowledge_base.embeddings import InMemoryEmbeddingStore, MiniLMEmbedder  # noqa: E402
 from knowledge_base.search import SEARCH_MODES, HybridIndex  # noqa: E402
 from knowledge_base.sections import split_sections  # noqa: E402
 
-RESULTS = REPO / "bench" / "results" / "kb_search.json"
+QUICK_SIZES = "100s,300s,1000s"
+QUICK_QUERIES = 40
 
 SITES = [
     "Berlin", "Lisbon", "Austin", "Toronto", "Singapore", "Nairobi", "Warsaw", "Osaka", "Dublin",
@@ -317,10 +323,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", default="100,1000,10000s", help="N articles, or Ns for N sections")
-    parser.add_argument("--queries", type=int, default=300, help="unique questions per mode")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"sizes {QUICK_SIZES}, {QUICK_QUERIES} questions"
+    )
+    parser.add_argument(
+        "--sizes", default=None, help="N articles, or Ns for N sections (default 100,1000,10000s)"
+    )
+    parser.add_argument("--queries", type=int, default=None, help="unique questions per mode (default 300)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
         "--store",
         type=Path,
@@ -329,9 +340,14 @@ def main() -> None:
         "only what it lacked); default: embed everything",
     )
     args = parser.parse_args()
+    args.quick = quick_mode(args.quick)
+    args.sizes = args.sizes or (QUICK_SIZES if args.quick else "100,1000,10000s")
+    args.queries = args.queries or (QUICK_QUERIES if args.quick else 300)
+    args.out = args.out or default_out("kb_search.json", args.quick)
 
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     load_before = os.getloadavg()
+    load_at_start = load_average()
     real = [a for a in load_articles(REPO / "knowledge_base" / "articles").articles if a.published]
     if not real:
         raise SystemExit("no published articles in knowledge_base/articles")
@@ -361,14 +377,19 @@ def main() -> None:
         corpora.append(bench_size(label, articles, embedder, store, queries))
 
     results = {
+        "benchmark": "knowledge-base search vs corpus size: hybrid, BM25 only, dense only",
+        "date": now_iso(),
         "started_at": started_at,
+        "quick": args.quick,
         "machine": {
+            **machine_info(load_at_start),
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
-            "python": platform.python_version(),
             "load_average_at_start": [round(x, 2) for x in load_before],
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         },
+        "sizes": args.sizes.split(","),
+        "modes": list(SEARCH_MODES),
         "torch_threads": args.threads or "default",
         "store_file": str(args.store) if args.store else None,
         "embeddings_loaded_at_start": loaded_at_start,
