@@ -4,12 +4,21 @@ The helpdesk service appends an engineer's reply to the conversation as a bot ev
 carries `agent` (name and tier) and pushes it with `output_channel=latest`. Rasa's socketio output
 sends only the text; this one sends `{"text", "agent"}` in one `bot_uttered` message, so the widget can
 show who is writing. The bot's own messages, buttons and every other channel are unchanged.
+
+It also installs the action fallback (connectors.action_fallback) in the Rasa process: when the action
+server is down, the customer is told and handed to an engineer instead of getting no answer.
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rasa.core.channels.channel import OutputChannel
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
+from sanic import Blueprint
+
+from connectors.action_fallback import Installer
+from connectors.guard import guard_socketio
+from connectors.shared_rooms import share_rooms_through_redis
 
 
 class WebsiteOutput(SocketIOOutput):
@@ -24,6 +33,16 @@ class WebsiteOutput(SocketIOOutput):
 
 class WebsiteInput(SocketIOInput):
     """Registered as `socketio` (its name), so handoffs and `output_channel=latest` see no difference."""
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        # The action fallback (connectors.action_fallback): never silence when the action server is down.
+        installer = Installer()
+        blueprint = super().blueprint(installer.guard(on_new_message))
+        installer.listen_on(blueprint)
+        if self.sio is not None:
+            share_rooms_through_redis(self.sio)
+        guard_socketio(self)  # issue 8: what a client may send (connectors/guard.py)
+        return blueprint
 
     def get_output_channel(self) -> OutputChannel | None:
         output = super().get_output_channel()

@@ -9,9 +9,10 @@ import socketio
 
 
 class Customer:
-    def __init__(self, rasa_url: str) -> None:
+    def __init__(self, rasa_url: str, session_id: str | None = None) -> None:
         self.rasa_url = rasa_url
-        self.session_id = uuid.uuid4().hex
+        # The same session id on another connection (another Rasa instance) continues the conversation.
+        self.session_id = session_id or uuid.uuid4().hex
         self.client = socketio.AsyncClient(reconnection=False)
         self.inbox: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
         self.client.on("bot_uttered", self._received)

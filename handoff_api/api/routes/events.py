@@ -17,7 +17,7 @@ from handoff_api.models import HandoffEvent
 from handoff_api.services.event_feed import BATCH, FeedCursor, read_after
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.1
 
 
 def _latest_id(factory: sessionmaker[Session]) -> int:
