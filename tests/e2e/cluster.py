@@ -10,17 +10,15 @@ is unique per run and removed afterwards.
 import asyncio
 import shutil
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aio_pika
-import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from .stack import BOT_DIR, HELPDESK, RASA, ROOT, Process, base_env, free_port
+from .stack import BOT_DIR, HELPDESK, RASA, ROOT, Process, base_env, free_port, wait_until_ready
 
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -191,27 +189,7 @@ class Cluster:
         return checks
 
     def wait_ready(self, timeout: float = 600) -> None:
-        deadline = time.monotonic() + timeout
-        pending = self._checks()
-        while pending:
-            for name, url in list(pending.items()):
-                popen = self.processes[name].popen
-                if popen is not None and popen.poll() is not None:
-                    raise RuntimeError(
-                        f"{name} exited with {popen.returncode}:\n{self.processes[name].tail()}"
-                    )
-                try:
-                    response = httpx.get(url, timeout=2)
-                except httpx.HTTPError:
-                    continue
-                if response.status_code == 200 and (
-                    not name.startswith("rasa") or response.json().get("model_file")
-                ):
-                    del pending[name]
-            if time.monotonic() > deadline:
-                tails = "\n".join(f"--- {n}\n{self.processes[n].tail()}" for n in pending)
-                raise TimeoutError(f"not ready after {timeout} s: {sorted(pending)}\n{tails}")
-            time.sleep(0.5)
+        wait_until_ready(self.processes, self._checks(), timeout)
 
     def stop(self) -> None:
         for process in reversed(list(self.processes.values())):

@@ -46,6 +46,29 @@ def trained_model(models_dir: Path) -> Path:
     return models[-1]
 
 
+def wait_until_ready(processes: dict[str, "Process"], checks: dict[str, str], timeout: float) -> None:
+    """Polls each process's health URL until all answer 200 (a Rasa process: with its model loaded)."""
+    deadline = time.monotonic() + timeout
+    pending = dict(checks)
+    while pending:
+        for name, url in list(pending.items()):
+            process = processes[name].popen
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{processes[name].tail()}")
+            try:
+                response = httpx.get(url, timeout=2)
+            except httpx.HTTPError:
+                continue
+            if response.status_code == 200 and (
+                not name.startswith("rasa") or response.json().get("model_file")
+            ):
+                del pending[name]
+        if time.monotonic() > deadline:
+            tails = "\n".join(f"--- {n}\n{processes[n].tail()}" for n in pending)
+            raise TimeoutError(f"not ready after {timeout} s: {sorted(pending)}\n{tails}")
+        time.sleep(0.5)
+
+
 @dataclass
 class Process:
     name: str
@@ -192,7 +215,6 @@ class Stack:
         self.wait_ready(timeout, names=(name,))
 
     def wait_ready(self, timeout: float = 480, names: tuple[str, ...] | None = None) -> None:
-        deadline = time.monotonic() + timeout
         checks = {
             "helpdesk": f"{self.helpdesk_url}/healthz",
             "actions": f"http://127.0.0.1:{self.actions_port}/health",
@@ -203,23 +225,7 @@ class Stack:
             for name, url in checks.items()
             if name in self.processes and (names is None or name in names)
         }
-        while pending:
-            for name, url in list(pending.items()):
-                process = self.processes[name].popen
-                if process is not None and process.poll() is not None:
-                    raise RuntimeError(
-                        f"{name} exited with {process.returncode}:\n{self.processes[name].tail()}"
-                    )
-                try:
-                    response = httpx.get(url, timeout=2)
-                except httpx.HTTPError:
-                    continue
-                if response.status_code == 200 and (name != "rasa" or response.json().get("model_file")):
-                    del pending[name]
-            if time.monotonic() > deadline:
-                tails = "\n".join(f"--- {n}\n{self.processes[n].tail()}" for n in pending)
-                raise TimeoutError(f"not ready after {timeout} s: {sorted(pending)}\n{tails}")
-            time.sleep(0.5)
+        wait_until_ready(self.processes, pending, timeout)
 
     def stop(self) -> None:
         for process in reversed(list(self.processes.values())):
