@@ -91,6 +91,11 @@ async def _ask_for_a_human(customer: Customer) -> str:
     return number.group()
 
 
+def _label(customer: Customer) -> str:
+    # Letters first: six digits alone would be masked as a one-time code, as they should be.
+    return f"from-{customer.session_id[:8]}"
+
+
 async def _drain(customer: Customer, count: int, timeout: float = 60) -> list[str]:
     return [(await customer.next_message(timeout))[1] for _ in range(count)]
 
@@ -157,7 +162,7 @@ async def test_two_rasa_instances_and_two_workers_lose_nothing_and_double_nothin
 
         # What customers write reaches the transcript once, in order, from either Rasa instance.
         for n in range(LINES):
-            await asyncio.gather(*(c.say(f"{c.session_id[:6]} line {n}") for c in customers))
+            await asyncio.gather(*(c.say(f"{_label(c)} line {n}") for c in customers))
 
         async def transcript(conversation: str) -> list[tuple[str, str]]:
             agent, handoff = holder[conversation]
@@ -165,7 +170,7 @@ async def test_two_rasa_instances_and_two_workers_lose_nothing_and_double_nothin
             return [(line["role"], line["text"]) for line in detail.json()["transcript"]]
 
         async def written(customer: Customer) -> list[str]:
-            prefix = customer.session_id[:6]
+            prefix = _label(customer)
             return [
                 t
                 for r, t in await transcript(customer.session_id)
@@ -179,7 +184,7 @@ async def test_two_rasa_instances_and_two_workers_lose_nothing_and_double_nothin
                 break
             await asyncio.sleep(0.2)
         for customer, found in zip(customers, lines, strict=True):
-            assert found == [f"{customer.session_id[:6]} line {n}" for n in range(LINES)], found
+            assert found == [f"{_label(customer)} line {n}" for n in range(LINES)], found
         for customer in customers:
             said = await transcript(customer.session_id)
             assert [t for r, t in said if r == "agent"] == [f"reply {n}" for n in range(REPLIES)]
