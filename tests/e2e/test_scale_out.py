@@ -92,7 +92,7 @@ async def _ask_for_a_human(customer: Customer) -> str:
 
 
 def _label(customer: Customer) -> str:
-    # Letters first: six digits alone would be masked as a one-time code, as they should be.
+    # The hyphen keeps a digits-only id from being masked as a one-time code, as it would be alone.
     return f"from-{customer.session_id[:8]}"
 
 
