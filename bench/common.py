@@ -27,7 +27,7 @@ BENCH_DIR = ROOT / "bench"
 STOCK_BOT_DIR = BENCH_DIR / "stock_bot"
 RESULTS_DIR = BENCH_DIR / "results"
 
-from tests.e2e.stack import RASA, Process, Stack, base_env, free_port  # noqa: E402
+from tests.e2e.stack import RASA, Process, Stack, base_env, free_port, wait_until_ready  # noqa: E402
 
 
 def data_dir() -> Path:
@@ -198,28 +198,13 @@ class BenchStack(Stack):
     def wait_ready(self, timeout: float = 480, names: tuple[str, ...] | None = None) -> None:
         # The processes were started a moment ago, one after the other, by Stack.start.
         started = time.monotonic()
-        checks = {
-            "helpdesk": f"{self.helpdesk_url}/healthz",
-            "actions": f"http://127.0.0.1:{self.actions_port}/health",
-            "rasa": f"{self.rasa_url}/status?token={self.rasa_token}",
-        }
-        pending = {
-            name: url
-            for name, url in checks.items()
-            if name in self.processes and (names is None or name in names)
-        }
-        while pending:
-            for name, url in list(pending.items()):
-                process = self.processes[name].popen
-                if process is not None and process.poll() is not None:
-                    tail = self.processes[name].tail()
-                    raise RuntimeError(f"{name} exited with {process.returncode}:\n{tail}")
-                if ready(url, name == "rasa"):
-                    self.ready_seconds[name] = round(time.monotonic() - started, 2)
-                    del pending[name]
-            if time.monotonic() - started > timeout:
-                raise TimeoutError(f"not ready after {timeout} s: {sorted(pending)}")
-            time.sleep(0.1)
+
+        def record(name: str) -> None:
+            self.ready_seconds[name] = round(time.monotonic() - started, 2)
+
+        wait_until_ready(
+            self.processes, self.health_checks(names), timeout, on_ready=record, poll_seconds=0.1
+        )
 
 
 def ready(url: str, needs_model: bool = False) -> bool:

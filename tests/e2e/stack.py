@@ -5,6 +5,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +47,13 @@ def trained_model(models_dir: Path) -> Path:
     return models[-1]
 
 
-def wait_until_ready(processes: dict[str, "Process"], checks: dict[str, str], timeout: float) -> None:
+def wait_until_ready(
+    processes: dict[str, "Process"],
+    checks: dict[str, str],
+    timeout: float,
+    on_ready: Callable[[str], None] | None = None,
+    poll_seconds: float = 0.5,
+) -> None:
     """Polls each process's health URL until all answer 200 (a Rasa process: with its model loaded)."""
     deadline = time.monotonic() + timeout
     pending = dict(checks)
@@ -63,10 +70,12 @@ def wait_until_ready(processes: dict[str, "Process"], checks: dict[str, str], ti
                 not name.startswith("rasa") or response.json().get("model_file")
             ):
                 del pending[name]
+                if on_ready is not None:
+                    on_ready(name)
         if time.monotonic() > deadline:
             tails = "\n".join(f"--- {n}\n{processes[n].tail()}" for n in pending)
             raise TimeoutError(f"not ready after {timeout} s: {sorted(pending)}\n{tails}")
-        time.sleep(0.5)
+        time.sleep(poll_seconds)
 
 
 @dataclass
@@ -215,17 +224,20 @@ class Stack:
         self.wait_ready(timeout, names=(name,))
 
     def wait_ready(self, timeout: float = 480, names: tuple[str, ...] | None = None) -> None:
+        wait_until_ready(self.processes, self.health_checks(names), timeout)
+
+    def health_checks(self, names: tuple[str, ...] | None = None) -> dict[str, str]:
+        """The health URL of each started process (of `names` only, when given)."""
         checks = {
             "helpdesk": f"{self.helpdesk_url}/healthz",
             "actions": f"http://127.0.0.1:{self.actions_port}/health",
             "rasa": f"{self.rasa_url}/status?token={self.rasa_token}",
         }
-        pending = {
+        return {
             name: url
             for name, url in checks.items()
             if name in self.processes and (names is None or name in names)
         }
-        wait_until_ready(self.processes, pending, timeout)
 
     def stop(self) -> None:
         for process in reversed(list(self.processes.values())):
