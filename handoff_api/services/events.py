@@ -7,6 +7,7 @@ from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from handoff_api.models import Handoff, HandoffEvent, User, utcnow
+from handoff_api.services.feed_signal import mark
 
 EVENTS = cast(Table, HandoffEvent.__table__)
 _INSERT = insert(EVENTS)
@@ -38,6 +39,7 @@ def record(
         handoff_id=handoff.id, kind=kind, tier=tier or handoff.tier, actor=actor, detail=detail
     )
     session.add(event)
+    mark(session)
     return event
 
 
@@ -58,4 +60,5 @@ def insert_now(
             "detail": detail,
         },
     )
+    mark(session)
     return event

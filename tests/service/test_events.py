@@ -84,3 +84,28 @@ def test_events_need_an_agent_token(live: ThreadedServer, tokens: Tokens) -> Non
         ).status_code
         == 403
     )
+
+
+def test_a_commit_in_the_same_worker_wakes_the_stream_at_once(
+    live: ThreadedServer, tokens: Tokens, handoff_factory: HandoffFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With the poll a minute long, only the wake-up can bring the event within the reader's 10 s.
+    monkeypatch.setattr("handoff_api.api.routes.events.POLL_SECONDS", 60.0)
+    results: dict[str, list[dict[str, Any]]] = {}
+    reader = threading.Thread(target=lambda: results.setdefault("l2", _read_events(live.url, tokens.l2, 1)))
+    reader.start()
+    import time
+
+    from handoff_api.services.feed_signal import feed_signal
+
+    deadline = time.monotonic() + 10
+    while feed_signal.subscribers == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # the stream's first read of the (empty) log is done; it now waits
+    with httpx.Client(base_url=live.url, timeout=10) as http:
+        bot = {"Authorization": f"Bearer {tokens.bot}"}
+        created = http.post("/api/v1/handoffs", json=handoff_factory.body("conv-wake"), headers=bot).json()
+    reader.join(timeout=15)
+    assert [(e["kind"], e["number"]) for e in results.get("l2", [])] == [
+        ("handoff.created", created["number"])
+    ]

@@ -1,9 +1,14 @@
-"""Server-sent events for the caller's queues, resumable with Last-Event-ID."""
+"""Server-sent events for the caller's queues, resumable with Last-Event-ID.
+
+A stream reads the event log: at once when its own worker commits an event (services/feed_signal.py),
+else every POLL_SECONDS, which is how events written by other workers and instances arrive.
+"""
 
 import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from contextlib import suppress
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
@@ -15,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from handoff_api.api.deps import CurrentAgent, visible_tiers
 from handoff_api.models import HandoffEvent
 from handoff_api.services.event_feed import BATCH, FeedCursor, read_after
+from handoff_api.services.feed_signal import feed_signal
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 POLL_SECONDS = 0.1
@@ -37,11 +43,15 @@ async def stream_events(
 
     async def feed() -> AsyncIterator[dict[str, str]]:
         cursor = FeedCursor(start)
-        while True:
-            batch = await run_in_threadpool(read_after, factory, cursor, tiers, time.monotonic())
-            for item in batch:
-                yield {"id": str(item["id"]), "event": item["kind"], "data": json.dumps(item)}
-            if len(batch) < BATCH:
-                await asyncio.sleep(POLL_SECONDS)
+        with feed_signal.subscribe() as wake:
+            while True:
+                # Cleared before the read: a commit during the read wakes the next wait at once.
+                wake.clear()
+                batch = await run_in_threadpool(read_after, factory, cursor, tiers, time.monotonic())
+                for item in batch:
+                    yield {"id": str(item["id"]), "event": item["kind"], "data": json.dumps(item)}
+                if len(batch) < BATCH:
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), POLL_SECONDS)
 
     return EventSourceResponse(feed(), ping=15)
