@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import select
 
 from handoff_api import schemas
-from handoff_api.api import serializers
+from handoff_api.api import links, serializers
 from handoff_api.api.deps import CurrentAgent, CurrentBot, SessionDep, check_tier, committed, visible_tiers
 from handoff_api.errors import Invalid
 from handoff_api.models import User
@@ -22,7 +22,15 @@ def _wake_outbox(request: Request) -> None:
 # one worker-thread hop (`committed`).
 
 
-@router.post("", response_model=schemas.HandoffChange, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=schemas.HandoffChange,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **links.responses(201, links.FROM_CREATED_HANDOFF),
+        **links.responses(200, links.FROM_CREATED_HANDOFF),
+    },
+)
 async def create_handoff(
     body: schemas.HandoffCreate, session: SessionDep, bot: CurrentBot, response: Response
 ) -> schemas.HandoffChange:
@@ -42,7 +50,11 @@ def read_handoff(handoff_id: int, session: SessionDep, agent: CurrentAgent) -> s
     return serializers.full(session, handoff)
 
 
-@router.post("/{handoff_id}/claim", response_model=schemas.HandoffChange)
+@router.post(
+    "/{handoff_id}/claim",
+    response_model=schemas.HandoffChange,
+    responses=links.responses(200, links.FROM_HANDOFF),
+)
 async def claim_handoff(handoff_id: int, session: SessionDep, agent: CurrentAgent) -> schemas.HandoffChange:
     def work() -> schemas.HandoffChange:
         handoff = handoffs.claim_waiting(session, handoff_id, agent, visible_tiers(agent))
@@ -91,7 +103,11 @@ def add_note(
     return schemas.NoteOut(text=note.text, author=note.author_name, at=note.at)
 
 
-@router.post("/{handoff_id}/escalate", response_model=schemas.HandoffChange)
+@router.post(
+    "/{handoff_id}/escalate",
+    response_model=schemas.HandoffChange,
+    responses=links.responses(200, links.FROM_HANDOFF),
+)
 def escalate_handoff(
     handoff_id: int, body: schemas.EscalateIn, session: SessionDep, agent: CurrentAgent
 ) -> schemas.HandoffChange:
@@ -101,7 +117,11 @@ def escalate_handoff(
     return serializers.change(session, handoff)
 
 
-@router.post("/{handoff_id}/resolve", response_model=schemas.HandoffChange)
+@router.post(
+    "/{handoff_id}/resolve",
+    response_model=schemas.HandoffChange,
+    responses=links.responses(200, links.FROM_HANDOFF),
+)
 async def resolve_handoff(
     handoff_id: int, body: schemas.ResolveIn, session: SessionDep, agent: CurrentAgent, request: Request
 ) -> schemas.HandoffChange:
@@ -116,7 +136,11 @@ async def resolve_handoff(
     return out
 
 
-@router.post("/{handoff_id}/transfer", response_model=schemas.HandoffChange)
+@router.post(
+    "/{handoff_id}/transfer",
+    response_model=schemas.HandoffChange,
+    responses=links.responses(200, links.FROM_HANDOFF),
+)
 def transfer_handoff(
     handoff_id: int, body: schemas.TransferIn, session: SessionDep, agent: CurrentAgent
 ) -> schemas.HandoffChange:
@@ -128,7 +152,11 @@ def transfer_handoff(
     return serializers.change(session, handoffs.transfer(session, handoff, agent, to))
 
 
-@router.post("/{handoff_id}/release", response_model=schemas.HandoffChange)
+@router.post(
+    "/{handoff_id}/release",
+    response_model=schemas.HandoffChange,
+    responses=links.responses(200, links.FROM_HANDOFF),
+)
 def release_handoff(handoff_id: int, session: SessionDep, agent: CurrentAgent) -> schemas.HandoffChange:
     handoff = handoffs.get(session, handoff_id)
     check_tier(agent, handoff)

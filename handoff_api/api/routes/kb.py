@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from handoff_api import kb_schemas as schemas
+from handoff_api.api import links
 from handoff_api.api.deps import AGENT_ROLES, SessionDep, SettingsDep, check_tier, require_roles
 from handoff_api.errors import Conflict, NotFound, Unavailable
 from handoff_api.models import ArticleRevision, ArticleRow, KbQuery, User
@@ -133,7 +134,12 @@ def list_articles(
     ]
 
 
-@router.post("/articles", response_model=schemas.ArticleOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/articles",
+    response_model=schemas.ArticleOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=links.responses(201, links.FROM_ARTICLE),
+)
 def create_article(
     body: schemas.ArticleCreate, session: SessionDep, editor: Editor, settings: SettingsDep, request: Request
 ) -> schemas.ArticleOut:
@@ -151,7 +157,11 @@ def read_article(
     return _out(row, settings)
 
 
-@router.put("/articles/{article_id}", response_model=schemas.ArticleOut)
+@router.put(
+    "/articles/{article_id}",
+    response_model=schemas.ArticleOut,
+    responses=links.responses(200, links.FROM_ARTICLE),
+)
 def update_article(
     article_id: str, body: schemas.ArticleUpdate, session: SessionDep, editor: Editor, settings: SettingsDep
 ) -> schemas.ArticleOut:

@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from handoff_api import schemas
-from handoff_api.api import serializers
+from handoff_api.api import links, serializers
 from handoff_api.api.deps import CurrentAgent, SessionDep, visible_tiers
 from handoff_api.errors import Forbidden
 from handoff_api.services import handoffs
@@ -19,7 +19,9 @@ def read_queue(tier: schemas.Tier, session: SessionDep, agent: CurrentAgent) -> 
     return schemas.QueueOut(tier=tier, count=len(waiting), handoffs=[serializers.summary(h) for h in waiting])
 
 
-@router.post("/{tier}/next", response_model=schemas.HandoffChange)
+@router.post(
+    "/{tier}/next", response_model=schemas.HandoffChange, responses=links.responses(200, links.FROM_HANDOFF)
+)
 def claim_next(tier: schemas.Tier, session: SessionDep, agent: CurrentAgent) -> schemas.HandoffChange:
     """Claims the most urgent waiting handoff the agent's skills cover; 404 when there is none."""
     if tier not in visible_tiers(agent):
