@@ -93,7 +93,12 @@ class BackgroundLoops:
         return await run_in_threadpool(announce)
 
     async def _deliver(self) -> int:
-        return await outbox.deliver_due(self._factory, self._rasa, self._settings.outbox_retry_max_seconds)
+        return await outbox.deliver_due(
+            self._factory,
+            self._rasa,
+            self._settings.outbox_retry_max_seconds,
+            self._settings.outbox_concurrency,
+        )
 
     def start(self) -> None:
         interval = self._settings.broker_poll_seconds

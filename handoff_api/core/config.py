@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     # A customer writing again within this many days reopens a handoff closed without a return to the bot.
     helpdesk_reopen_days: int = 7
     outbox_retry_max_seconds: float = 30.0
+    # Conversations the outbox delivers to Rasa side by side (each conversation's messages stay in order).
+    outbox_concurrency: int = Field(default=8, ge=1, le=256)
 
     max_request_bytes: int = 1_000_000
     helpdesk_cors_origins: list[str] = Field(default_factory=list)

@@ -1,6 +1,7 @@
 """Agent messages reach Rasa in order, retried while Rasa is down, each delivered once."""
 
 import asyncio
+import threading
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -22,9 +23,12 @@ from .conftest import HandoffFactory, ThreadedServer, Tokens
 class StandInRasa:
     """Records what Rasa's tracker/events endpoint receives and answers its tracker endpoint."""
 
-    def __init__(self, lose_first_answer: bool = False) -> None:
+    def __init__(self, lose_first_answer: bool = False, wait_for: tuple[str, str] | None = None) -> None:
         self.received: list[tuple[str, dict[str, str], list[dict[str, Any]]]] = []
         self.lose_first_answer = lose_first_answer
+        # (a, b): conversation a's delivery is answered only once b's has arrived (else 504 after 1.5 s).
+        self.wait_for = wait_for
+        self.arrived: dict[str, threading.Event] = {}
         self.app = Starlette(
             routes=[
                 Route("/conversations/{cid}/tracker/events", self.append, methods=["POST"]),
@@ -33,7 +37,13 @@ class StandInRasa:
         )
 
     async def append(self, request: Request) -> JSONResponse:
-        self.received.append((request.path_params["cid"], dict(request.query_params), await request.json()))
+        cid = request.path_params["cid"]
+        self.received.append((cid, dict(request.query_params), await request.json()))
+        self.arrived.setdefault(cid, threading.Event()).set()
+        if self.wait_for and cid == self.wait_for[0]:
+            other = self.arrived.setdefault(self.wait_for[1], threading.Event())
+            if not await asyncio.to_thread(other.wait, 1.5):
+                return JSONResponse({"detail": "gateway timeout"}, status_code=504)
         if self.lose_first_answer:
             # Rasa applied the events, but the answer never reached the service.
             self.lose_first_answer = False
@@ -120,3 +130,25 @@ def test_a_retry_after_a_lost_answer_does_not_reach_the_customer_twice(
         server.stop()
     assert [events[0]["text"] for _, _, events in rasa.received] == ["only once"]
     assert _statuses(settings) == [("sent", 1)]
+
+
+def test_conversations_are_delivered_side_by_side(
+    client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory, settings: Settings
+) -> None:
+    # Rasa answers conversation A only once B's message has arrived: one at a time, A would time out.
+    for conversation in ("conv-side-a", "conv-side-b"):
+        handoff = handoff_factory.create(conversation)
+        base = f"/api/v1/handoffs/{handoff['id']}"
+        client.post(f"{base}/claim", headers=tokens.auth("l2"))
+        reply = client.post(
+            f"{base}/messages", json={"text": f"hello {conversation}"}, headers=tokens.auth("l2")
+        )
+        assert reply.status_code == 201
+    rasa = StandInRasa(wait_for=("conv-side-a", "conv-side-b"))
+    server = ThreadedServer(rasa.app).start()
+    try:
+        assert _deliver(settings, server.url) == 2
+    finally:
+        server.stop()
+    assert [status for status, _ in _statuses(settings)] == ["sent", "sent"]
+    assert sorted(cid for cid, _, _ in rasa.received) == ["conv-side-a", "conv-side-b"]
