@@ -151,6 +151,7 @@ bench: install train
 	$(VENV)/bin/python bench/footprint.py $(BENCH_FLAGS) --out $(BENCH_RESULTS)/footprint.json
 	$(VENV)/bin/python bench/bot_latency.py $(BENCH_FLAGS) --out $(BENCH_RESULTS)/bot_latency.json
 	$(VENV)/bin/python bench/handoff_latency.py $(BENCH_FLAGS) --out $(BENCH_RESULTS)/handoff_latency.json
+	$(VENV)/bin/python bench/scale_out.py $(BENCH_FLAGS) --out $(BENCH_RESULTS)/scale_out.json
 	$(VENV)/bin/python bench/report.py --results $(BENCH_RESULTS)
 
 # Re-pin both environments from what is installed now.

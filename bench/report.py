@@ -3,7 +3,8 @@
 Run:  .venv/bin/python bench/report.py [--results bench/results] [--quick]
 
 Reads whichever of these the results folder holds (a missing one is reported as not run):
-kb_search.json, bot_latency.json, service_throughput.json, handoff_latency.json, footprint.json.
+kb_search.json, bot_latency.json, service_throughput.json, handoff_latency.json, footprint.json,
+scale_out.json.
 Writes into the same folder REPORT.md (every figure with its baseline, the targets and whether each
 is met, the date, the machine and its load average during each run), README_TABLE.md (the headline
 figures, to paste into the README) and the plots *.png (matplotlib, Agg backend: no display needed).
@@ -26,6 +27,7 @@ import matplotlib.pyplot as plt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.common import machine_info, now_iso, quick_mode, results_dir  # noqa: E402
+from bench.report_scale_out import section_scale_out  # noqa: E402
 
 BOT_TARGET_MS = 150
 BOT_TARGET_CONCURRENCY = 10
@@ -829,6 +831,7 @@ def main() -> None:
         "service": ("service_throughput.json", "bench/service_throughput.py"),
         "handoff": ("handoff_latency.json", "bench/handoff_latency.py"),
         "footprint": ("footprint.json", "bench/footprint.py"),
+        "scale_out": ("scale_out.json", "bench/scale_out.py"),
     }
     data = {key: read(folder, name) for key, (name, _) in files.items()}
     here = machine_info()
@@ -891,7 +894,11 @@ def main() -> None:
         body, head = section_footprint(data["footprint"], data["bot"], data["handoff"], folder)
         sections.append(body)
         headline += head
-    order = ["## 1.", "## 2.", "## 3.", "## 4.", "## 5."]
+    if data["scale_out"]:
+        body, head = section_scale_out(data["scale_out"], folder)
+        sections.append(body)
+        headline += head
+    order = ["## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6."]
     sections.sort(key=lambda s: next((i for i, o in enumerate(order) if s[0].startswith(o)), 9))
     for section in sections:
         lines += section

@@ -294,6 +294,60 @@ def start_server(
     raise RuntimeError("server did not start within 120 s")
 
 
+# --- the work: what each client sends, phase by phase ---------------------------------------------
+
+TRANSCRIPT = [
+    {"role": "customer", "text": "my laptop will not connect to the VPN", "at": "2026-11-26T10:00:00Z"},
+    {"role": "bot", "text": "Have you tried restarting it?", "at": "2026-11-26T10:00:01Z"},
+    {"role": "customer", "text": "yes, I want a human", "at": "2026-11-26T10:00:05Z"},
+]
+
+
+def creation_jobs(bot_token: str, count: int, clients: int) -> list[list[Job]]:
+    """`count` handoffs, each for a new conversation, shared out over `clients` clients."""
+    bot = {"Authorization": f"Bearer {bot_token}"}
+    run_id = secrets.token_hex(4)
+    creations: list[Job] = [
+        (
+            "POST",
+            "/api/v1/handoffs",
+            bot,
+            {
+                "conversation_id": f"bench-{run_id}-{i}",
+                "channel": "socketio",
+                "reason": "customer_request",
+                "context": {"intent": "request_human", "confidence": 0.9, "slots": {}},
+                "transcript": TRANSCRIPT,
+            },
+        )
+        for i in range(count)
+    ]
+    return [creations[i::clients] for i in range(clients)]
+
+
+def claim_jobs(ids: list[str], agent_tokens: list[str]) -> list[list[Job]]:
+    """Client c, as agent c, claims every c-th handoff."""
+    jobs: list[list[Job]] = [[] for _ in agent_tokens]
+    for n, handoff_id in enumerate(ids):
+        c = n % len(agent_tokens)
+        auth = {"Authorization": f"Bearer {agent_tokens[c]}"}
+        jobs[c].append(("POST", f"/api/v1/handoffs/{handoff_id}/claim", auth, None))
+    return jobs
+
+
+def reply_jobs(ids: list[str], claimed: set[str], agent_tokens: list[str]) -> list[list[Job]]:
+    """One reply per claimed handoff, by the agent that claimed it (claim_jobs' sharing of `ids`)."""
+    jobs: list[list[Job]] = [[] for _ in agent_tokens]
+    for n, handoff_id in enumerate(ids):
+        if handoff_id not in claimed:
+            continue
+        c = n % len(agent_tokens)
+        auth = {"Authorization": f"Bearer {agent_tokens[c]}"}
+        body = {"text": "Hi, this is L2. Could you tell me the error message you see?"}
+        jobs[c].append(("POST", f"/api/v1/handoffs/{handoff_id}/messages", auth, body))
+    return jobs
+
+
 # --- the clients -----------------------------------------------------------------------------------
 
 
@@ -323,8 +377,12 @@ async def _run_aiohttp(base: str, work: list[Job], deadline: float, record: Call
             record(elapsed, response.status, json.loads(payload) if response.status < 300 else None)
 
 
-async def phase(base: str, jobs: list[list[Job]], seconds: float, client: str) -> dict[str, Any]:
-    """`jobs[i]` is client i's list of (method, path, headers, json); clients run concurrently."""
+async def phase(base: str | list[str], jobs: list[list[Job]], seconds: float, client: str) -> dict[str, Any]:
+    """`jobs[i]` is client i's list of (method, path, headers, json); clients run concurrently.
+
+    With several base URLs (service workers behind no balancer), client i talks to `base[i % len]`.
+    """
+    bases = [base] if isinstance(base, str) else base
     latencies: list[float] = []
     failures: dict[str, int] = {}
     results: list[Any] = []
@@ -339,7 +397,7 @@ async def phase(base: str, jobs: list[list[Job]], seconds: float, client: str) -
 
     run = _run_aiohttp if client == "aiohttp" else _run_httpx
     started = time.perf_counter()
-    await asyncio.gather(*(run(base, work, deadline, record) for work in jobs))
+    await asyncio.gather(*(run(bases[i % len(bases)], work, deadline, record) for i, work in enumerate(jobs)))
     wall = time.perf_counter() - started
     return {
         "requests": len(latencies),
@@ -414,47 +472,10 @@ def run_backend(
         return results
 
     try:
-        bot = {"Authorization": f"Bearer {bot_token}"}
-        transcript = [
-            {
-                "role": "customer",
-                "text": "my laptop will not connect to the VPN",
-                "at": "2026-11-26T10:00:00Z",
-            },
-            {"role": "bot", "text": "Have you tried restarting it?", "at": "2026-11-26T10:00:01Z"},
-            {"role": "customer", "text": "yes, I want a human", "at": "2026-11-26T10:00:05Z"},
-        ]
-        run_id = secrets.token_hex(4)
-        creations = [
-            (
-                "POST",
-                "/api/v1/handoffs",
-                bot,
-                {
-                    "conversation_id": f"bench-{run_id}-{i}",
-                    "channel": "socketio",
-                    "reason": "customer_request",
-                    "context": {"intent": "request_human", "confidence": 0.9, "slots": {}},
-                    "transcript": transcript,
-                },
-            )
-            for i in range(args.count)
-        ]
-        created = measured("create", [creations[i :: args.clients] for i in range(args.clients)])
+        created = measured("create", creation_jobs(bot_token, args.count, args.clients))
         ids = [h["id"] for h in created]
-        claim_jobs: list[list[Job]] = [[] for _ in range(args.clients)]
-        for n, handoff_id in enumerate(ids):
-            c = n % args.clients
-            auth = {"Authorization": f"Bearer {agent_tokens[c]}"}
-            claim_jobs[c].append(("POST", f"/api/v1/handoffs/{handoff_id}/claim", auth, None))
-        claimed = {h["id"] for h in measured("claim", claim_jobs)}
-        message_jobs: list[list[Job]] = [[] for _ in range(args.clients)]
-        for n, handoff_id in enumerate(ids):
-            c = n % args.clients
-            if handoff_id in claimed:
-                auth = {"Authorization": f"Bearer {agent_tokens[c]}"}
-                body = {"text": "Hi, this is L2. Could you tell me the error message you see?"}
-                message_jobs[c].append(("POST", f"/api/v1/handoffs/{handoff_id}/messages", auth, body))
+        claimed = {h["id"] for h in measured("claim", claim_jobs(ids, agent_tokens))}
+        message_jobs = reply_jobs(ids, claimed, agent_tokens)
         measured("message", message_jobs)
         if rasa is not None:
             records[-1]["outbox"] = outbox_drain(url, records[-1]["requests"], args.seconds)

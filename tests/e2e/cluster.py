@@ -67,6 +67,8 @@ class Cluster:
     helpdesk_ports: list[int] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)
     processes: dict[str, Process] = field(default_factory=dict)
+    # Settings for every process of the run (the bench lifts rate limits with it).
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rasa_ports = [free_port() for _ in range(self.instances)]
@@ -98,6 +100,7 @@ class Cluster:
             RASA_URL=self.rasa_urls[index],
             RASA_TOKEN=self.rasa_token,
         )
+        env.update(self.extra_env)
         return env
 
     def bot_env(self) -> dict[str, str]:
@@ -109,6 +112,7 @@ class Cluster:
             SOCKETIO_REDIS_URL=REDIS_URL,
             SOCKETIO_REDIS_CHANNEL=self.name,
         )
+        env.update(self.extra_env)
         return env
 
     def _admin(self, *statements: str) -> None:
