@@ -51,6 +51,13 @@ def make_engine(
 
         return engine
     kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
+    if "connect_timeout" not in make_url(url).query:
+        # Without it a connection to an unreachable host waits for the kernel's TCP timeout (minutes)
+        # and every request waits with it; with it the request answers 503 with Retry-After.
+        kwargs["connect_args"] = {
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            **kwargs.get("connect_args", {}),
+        }
     engine = create_engine(url, pool_size=10, max_overflow=20, **kwargs)
     _ping_when_idle(engine, IDLE_PING_SECONDS)
     return engine
@@ -61,6 +68,7 @@ def make_engine(
 # the first request on each old connection answers 503 (retryable) and the pool drops all connections
 # made before the failure. Connections are replaced after POOL_RECYCLE_SECONDS whatever happens.
 IDLE_PING_SECONDS = 10.0
+CONNECT_TIMEOUT_SECONDS = 5
 POOL_RECYCLE_SECONDS = 1800
 
 

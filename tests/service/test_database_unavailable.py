@@ -312,3 +312,31 @@ def test_sqlite_database_gone_is_503(
         finally:
             moved.rename(tmp_path)
         assert client.get("/healthz").status_code == 200
+
+
+def test_a_database_that_accepts_but_never_answers_fails_fast() -> None:
+    """A PostgreSQL address whose host takes the connection and then says nothing (a hung server, a
+    firewall dropping packets): connecting gives up after the connect timeout instead of hanging."""
+    from handoff_api.core.db import CONNECT_TIMEOUT_SECONDS, make_engine
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes the handshake; nobody ever reads or answers
+        engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/helpdesk")
+        outcome: list[BaseException | None] = []
+
+        def connect() -> None:
+            try:
+                with engine.connect():
+                    outcome.append(None)
+            except Exception as exc:
+                outcome.append(exc)
+
+        started = time.monotonic()
+        worker = threading.Thread(target=connect, daemon=True)
+        worker.start()
+        worker.join(CONNECT_TIMEOUT_SECONDS + 10)
+        engine.dispose()
+    assert outcome, "connecting still hangs after the connect timeout"
+    assert type(outcome[0]).__name__ == "OperationalError"
+    assert time.monotonic() - started < CONNECT_TIMEOUT_SECONDS + 10
