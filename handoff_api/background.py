@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -23,6 +24,7 @@ from handoff_api.services.rasa_client import RasaClient
 
 log = structlog.get_logger(__name__)
 LEASE_SECONDS = 10.0
+DATABASE_DOWN_RETRY_SECONDS = 2.0
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -34,6 +36,7 @@ async def _leader_loop(
     wakeup: asyncio.Event | None = None,
 ) -> None:
     renewed_at = 0.0
+    database_down = False
     loop = asyncio.get_running_loop()
     while True:
         try:
@@ -43,10 +46,22 @@ async def _leader_loop(
             if renewed_at:
                 while await step():
                     pass
+            if database_down:
+                log.info("background.database_back", loop=name)
+                database_down = False
         except asyncio.CancelledError:
             raise
+        except OperationalError as exc:
+            # The database is unreachable: one line when it goes (not a traceback every pass), one when
+            # it is back, and passes DATABASE_DOWN_RETRY_SECONDS apart meanwhile.
+            if not database_down:
+                log.warning("background.database_unavailable", loop=name, error=str(exc.orig or exc)[:200])
+            database_down = True
         except Exception:
             log.exception("background.step_failed", loop=name)
+        if database_down:
+            await asyncio.sleep(max(interval, DATABASE_DOWN_RETRY_SECONDS))
+            continue
         if wakeup is None:
             await asyncio.sleep(interval)
             continue

@@ -1,0 +1,38 @@
+"""The background loops while the database is away: one warning, no tracebacks, one line when it is back."""
+
+import asyncio
+from typing import Any
+
+import pytest
+import structlog
+from sqlalchemy.exc import OperationalError
+
+from handoff_api import background
+
+
+def test_an_outage_is_logged_once_and_the_recovery_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    outage = iter(range(3))  # the database is away for three passes, then back
+    steps = 0
+
+    def acquire(*_args: Any) -> bool:
+        if next(outage, None) is not None:
+            raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+        return True
+
+    async def step() -> int:
+        nonlocal steps
+        steps += 1
+        if steps == 2:
+            raise asyncio.CancelledError  # two passes as the leader are enough
+        return 0
+
+    monkeypatch.setattr(background.lease, "acquire", acquire)
+    monkeypatch.setattr(background, "DATABASE_DOWN_RETRY_SECONDS", 0.01)
+    with structlog.testing.capture_logs() as logs, pytest.raises(asyncio.CancelledError):
+        asyncio.run(background._leader_loop(None, "outbox", 0.01, step))  # type: ignore[arg-type]
+    assert steps == 2
+    assert [(entry["event"], entry["log_level"]) for entry in logs] == [
+        ("background.database_unavailable", "warning"),
+        ("background.database_back", "info"),
+    ]
+    assert "connection refused" in logs[0]["error"]
