@@ -333,10 +333,12 @@ class _Target(Protocol):
     first_response_at: datetime | None
 
 
-def send_agent_message(session: Session, handoff: Handoff, agent: User, text: str) -> Sent:
+def send_agent_message(
+    session: Session, handoff: Handoff, agent: User, text: str, source_key: str | None = None
+) -> Sent:
     _require_holder(handoff, agent)
     session.flush()  # what is pending goes first: the reply's history entry comes after it
-    sent = _write_agent_message(session, handoff, agent, text)
+    sent = _write_agent_message(session, handoff, agent, text, source_key)
     if handoff.first_response_at is None:  # written by the statement: the loaded handoff follows
         set_committed_value(handoff, "first_response_at", sent.at)
         set_committed_value(handoff, "updated_at", sent.at)
@@ -353,7 +355,14 @@ _REPLY_TARGET = select(
 ).where(HANDOFFS.c.id == bindparam("handoff_id"))
 
 
-def reply(session: Session, handoff_id: int, agent: User, tiers: tuple[str, ...], text: str) -> Sent | None:
+def reply(
+    session: Session,
+    handoff_id: int,
+    agent: User,
+    tiers: tuple[str, ...],
+    text: str,
+    source_key: str | None = None,
+) -> Sent | None:
     """The common agent reply, reading only the handoff's columns it needs (no ORM object): None unless
     the handoff is in one of `tiers`, not resolved, and held by `agent` (or `agent` is a lead), when
     `send_agent_message` on the loaded handoff gives the right answer (404, 403, 409)."""
@@ -365,7 +374,19 @@ def reply(session: Session, handoff_id: int, agent: User, tiers: tuple[str, ...]
         or (agent.role != "lead" and target.assignee_id != agent.id)
     ):
         return None
-    return _write_agent_message(session, target, agent, text)
+    return _write_agent_message(session, target, agent, text, source_key)
+
+
+def earlier_reply(session: Session, handoff_id: int, agent: User, source_key: str) -> Sent | None:
+    """The reply `agent` already wrote into this handoff with this key (a retried request), if any."""
+    message = session.scalars(
+        select(Message).where(
+            Message.handoff_id == handoff_id, Message.source_key == source_key, Message.author_id == agent.id
+        )
+    ).first()
+    if message is None:
+        return None
+    return Sent(message.id, message.role, message.text, message.at, message.author_name or agent.name)
 
 
 _INSERT_REPLY = insert(MESSAGES).returning(MESSAGES.c.id)
@@ -377,11 +398,13 @@ _FIRST_RESPONSE = (
 )
 
 
-def _write_agent_message(session: Session, handoff: _Target, agent: User, text: str) -> Sent:
+def _write_agent_message(
+    session: Session, handoff: _Target, agent: User, text: str, source_key: str | None = None
+) -> Sent:
     """The transcript line, the outbox entry that carries it to the customer, the first response time
     (once) and the history entry: four statements, no ORM flush."""
     at = utcnow()
-    line = {"handoff_id": handoff.id, "role": "agent", "text": text, "at": at}
+    line = {"handoff_id": handoff.id, "role": "agent", "text": text, "at": at, "source_key": source_key}
     message_id = session.execute(
         _INSERT_REPLY, line | {"author_id": agent.id, "author_name": agent.name}
     ).scalar_one()

@@ -43,8 +43,8 @@ export class Api {
     else sessionStorage.removeItem(this.storageKey);
   }
 
-  async request(method, path, body) {
-    const headers = { Authorization: `Bearer ${this.token}` };
+  async request(method, path, body, extraHeaders = {}) {
+    const headers = { Authorization: `Bearer ${this.token}`, ...extraHeaders };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     if (response.status === 204) return null;
@@ -55,6 +55,21 @@ export class Api {
 
   get(path) { return this.request("GET", path); }
   post(path, body) { return this.request("POST", path, body ?? {}); }
+
+  /**
+   * A POST that must not happen twice: it carries an Idempotency-Key, and when the network drops the
+   * request or its answer it is sent once more with the same key, so the service writes it once.
+   */
+  async postOnce(path, body) {
+    const key = globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+    const headers = { "Idempotency-Key": key };
+    try {
+      return await this.request("POST", path, body ?? {}, headers);
+    } catch (error) {
+      if (error instanceof ApiError) throw error; // the service answered: nothing to retry
+      return this.request("POST", path, body ?? {}, headers);
+    }
+  }
   put(path, body) { return this.request("PUT", path, body); }
   delete(path) { return this.request("DELETE", path); }
 }

@@ -214,7 +214,7 @@ const actions = {
   async reply(text) {
     const handoff = state.current;
     if (!handoff || !text.trim()) return false;
-    return Boolean(await act(api.post(`/api/v1/handoffs/${handoff.id}/messages`, { text })));
+    return Boolean(await act(api.postOnce(`/api/v1/handoffs/${handoff.id}/messages`, { text })));
   },
   async note(text) {
     const handoff = state.current;

@@ -6,7 +6,7 @@ import re
 import time
 from pathlib import Path
 
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Route, expect
 
 from tests.e2e.stack import Stack
 
@@ -78,6 +78,32 @@ def test_customer_agent_round_trip(stack: Stack, browser: Browser, tmp_path: Pat
         latencies["agent replies -> customer sees it"] = time.monotonic() - replied_at
         expect(agent_line.locator(".who")).to_have_text("alice · L2 engineer")
         expect(customer_page.locator("#hd-status")).to_have_text("With alice (L2 engineer)")
+
+        # The network loses the answer to a reply: the console sends it again with the same
+        # Idempotency-Key, the service recognises it, and the customer gets the line once.
+        keys: list[str] = []
+
+        def lose_first_answer(route: Route) -> None:
+            keys.append(route.request.headers.get("idempotency-key", ""))
+            if len(keys) == 1:
+                route.fetch()  # the service writes the reply ...
+                route.abort()  # ... and its answer never reaches the console
+            else:
+                route.continue_()
+
+        agent_page.route("**/api/v1/handoffs/*/messages", lose_first_answer)
+        reply.fill("Are you on the office network right now?")
+        reply.press("Control+Enter")
+        retried = customer_page.locator(".msg.agent", has_text="Are you on the office network")
+        expect(retried).to_have_count(1)
+        expect(
+            console.transcript().locator(".line.agent", has_text="Are you on the office network")
+        ).to_have_count(1)
+        expect(reply).to_have_value("")  # the console took the retry's answer as success
+        agent_page.unroute("**/api/v1/handoffs/*/messages")
+        assert len(keys) == 2 and keys[0] and keys[0] == keys[1], keys
+        agent_page.wait_for_timeout(1000)  # a duplicate would have arrived by now
+        expect(retried).to_have_count(1)
 
         # What the customer writes appears in the console live; markup in it stays text.
         wrote_at = widget.say("my laptop does not see the office wifi")

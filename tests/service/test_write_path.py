@@ -227,3 +227,48 @@ def test_an_idle_connection_that_died_is_replaced_before_use(postgres_url: str) 
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT pg_backend_pid()")) != pid
     engine.dispose()
+
+
+def test_a_retried_reply_with_its_idempotency_key_is_written_once(
+    settings: Settings, tokens: Tokens, handoff_factory: HandoffFactory, live: ThreadedServer
+) -> None:
+    handoff = handoff_factory.create("retried-reply")
+    base = f"/api/v1/handoffs/{handoff['id']}"
+    with httpx.Client(base_url=live.url, timeout=30) as http:
+        assert http.post(f"{base}/claim", headers=tokens.auth("l2")).status_code == 200
+        keyed = {**tokens.auth("l2"), "Idempotency-Key": "reply-7f3a"}
+        first = http.post(f"{base}/messages", json={"text": "On it."}, headers=keyed)
+        again = http.post(f"{base}/messages", json={"text": "On it."}, headers=keyed)
+        other = http.post(
+            f"{base}/messages", json={"text": "Try now?"}, headers={**keyed, "Idempotency-Key": "reply-8b1c"}
+        )
+        unkeyed = [
+            http.post(f"{base}/messages", json={"text": "ping"}, headers=tokens.auth("l2")) for _ in "ab"
+        ]
+        bad = [
+            http.post(f"{base}/messages", json={"text": "x"}, headers={**keyed, "Idempotency-Key": value})
+            for value in ("has space", "k" * 65)
+        ]
+
+    async def race() -> list[httpx.Response]:
+        # The same retry in flight ten times at once (a client that gave up waiting, several times).
+        headers = {**tokens.auth("l2"), "Idempotency-Key": "reply-race"}
+        async with httpx.AsyncClient(base_url=live.url, timeout=30) as http:
+            return await asyncio.gather(
+                *(http.post(f"{base}/messages", json={"text": "racing"}, headers=headers) for _ in range(10))
+            )
+
+    raced = asyncio.run(race())
+    assert (first.status_code, again.status_code, other.status_code) == (201, 200, 201)
+    assert again.json() == first.json() and other.json()["id"] != first.json()["id"]
+    assert [a.status_code for a in unkeyed] == [201, 201]  # without a key every request is a new reply
+    assert [b.status_code for b in bad] == [422, 422]
+    assert all("Idempotency-Key" in str(b.json()["detail"]) for b in bad), [b.json() for b in bad]
+    assert Counter(a.status_code for a in raced) == {201: 1, 200: 9}
+    assert len({a.json()["id"] for a in raced}) == 1
+    engine = make_engine(settings.sqlalchemy_url)
+    with engine.connect() as conn:
+        texts = list(conn.scalars(select(Message.text).where(Message.role == "agent").order_by(Message.id)))
+    engine.dispose()
+    assert texts == ["On it.", "Try now?", "ping", "ping", "racing"]
+    assert _count(settings, select(func.count()).select_from(OutboxItem)) == 5

@@ -1,7 +1,10 @@
 """Handoffs: the bot creates them; agents claim, reply, note, escalate and resolve."""
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response, status
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from handoff_api import schemas
 from handoff_api.api import links, serializers
@@ -68,17 +71,58 @@ async def claim_handoff(handoff_id: int, session: SessionDep, agent: CurrentAgen
     return await committed(session, work)
 
 
-@router.post("/{handoff_id}/messages", response_model=schemas.MessageOut, status_code=status.HTTP_201_CREATED)
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[!-~]+$",
+        description="any 1-64 printable ASCII characters, new per reply; a retry with the same key "
+        "returns the reply already written (200) instead of sending it twice",
+    ),
+]
+
+
+@router.post(
+    "/{handoff_id}/messages",
+    response_model=schemas.MessageOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": schemas.MessageOut, "description": "a retry: the reply written earlier"}},
+)
 async def send_message(
-    handoff_id: int, body: schemas.MessageIn, session: SessionDep, agent: CurrentAgent, request: Request
+    handoff_id: int,
+    body: schemas.MessageIn,
+    session: SessionDep,
+    agent: CurrentAgent,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> schemas.MessageOut:
+    # With a key, a retried request (the answer was lost) returns the reply it wrote: 200, not a second one.
+    source_key = f"reply:{idempotency_key}" if idempotency_key else None
+
     def work() -> schemas.MessageOut:
-        message = handoffs.reply(session, handoff_id, agent, visible_tiers(agent), body.text)
+        message = handoffs.earlier_reply(session, handoff_id, agent, source_key) if source_key else None
+        if message is not None:
+            response.status_code = status.HTTP_200_OK
+        else:
+            try:
+                message = handoffs.reply(
+                    session, handoff_id, agent, visible_tiers(agent), body.text, source_key
+                )
+            except IntegrityError:
+                # The same key in flight twice (PostgreSQL): the other request wrote the reply.
+                session.rollback()
+                message = handoffs.earlier_reply(session, handoff_id, agent, source_key or "")
+                if message is None:
+                    raise
+                response.status_code = status.HTTP_200_OK
         if message is None:
             # Unknown, another tier's, resolved or someone else's: the slow path gives the right answer.
             handoff = handoffs.get(session, handoff_id)
             check_tier(agent, handoff)
-            message = handoffs.send_agent_message(session, handoff, agent, body.text)
+            message = handoffs.send_agent_message(session, handoff, agent, body.text, source_key)
         return schemas.MessageOut(
             id=message.id,
             role=message.role,
