@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -70,17 +71,23 @@ def kb_seed_dir(tmp_path: Path) -> Path:
     return seed
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path, kb_seed_dir: Path) -> Settings:
+def migrated_settings(database_url: str, folder: Path, kb_seed_dir: Path, **overrides: Any) -> Settings:
+    """A test's settings: the database migrated, data under `folder`, a small starter corpus."""
     upgrade(database_url)
     return Settings(
-        helpdesk_data_dir=tmp_path,
+        helpdesk_data_dir=folder,
         database_url=database_url,
         helpdesk_secret_key="test-secret-key",
-        rasa_events_db_url=f"sqlite:///{tmp_path / 'rasa_events.db'}",
+        rasa_events_db_url=f"sqlite:///{folder / 'rasa_events.db'}",
         helpdesk_kb_seed_dir=kb_seed_dir,
         helpdesk_kb_warm_start=False,
+        **overrides,
     )
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, kb_seed_dir: Path) -> Settings:
+    return migrated_settings(database_url, tmp_path, kb_seed_dir)
 
 
 @pytest.fixture

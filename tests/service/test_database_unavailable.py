@@ -23,13 +23,12 @@ from sqlalchemy.engine import make_url
 
 from handoff_api.core.config import Settings
 from handoff_api.core.db import make_session_factory, transaction
-from handoff_api.core.migrate import upgrade
 from handoff_api.main import create_app
 from handoff_api.models import Handoff, HandoffEvent, Message, OutboxItem
 from handoff_api.services import users
 from knowledge_base.embeddings import MiniLMEmbedder
 
-from .conftest import HandoffFactory, Tokens, _handoff_body, _postgres_database
+from .conftest import HandoffFactory, Tokens, _handoff_body, _postgres_database, migrated_settings
 
 
 class TcpProxy:
@@ -252,15 +251,10 @@ def test_a_write_cut_midway_leaves_no_partial_rows(
 
 @pytest.fixture
 def sqlite_settings(tmp_path: Path, kb_seed_dir: Path) -> Settings:
-    url = f"sqlite:///{tmp_path / 'helpdesk.db'}"
-    upgrade(url)
-    return Settings(
-        helpdesk_data_dir=tmp_path,
-        database_url=url,
-        helpdesk_secret_key="test-secret-key",
-        rasa_events_db_url=f"sqlite:///{tmp_path / 'rasa_events.db'}",
-        helpdesk_kb_seed_dir=kb_seed_dir,
-        helpdesk_kb_warm_start=False,
+    return migrated_settings(
+        f"sqlite:///{tmp_path / 'helpdesk.db'}",
+        tmp_path,
+        kb_seed_dir,
         helpdesk_sqlite_busy_timeout_seconds=1.0,
     )
 

@@ -28,12 +28,12 @@ from schemathesis.core.transport import Response
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from handoff_api.api import links
-from handoff_api.core.config import Settings
 from handoff_api.core.db import make_engine, make_session_factory, transaction
-from handoff_api.core.migrate import upgrade
 from handoff_api.main import create_app
 from handoff_api.services import users
 from knowledge_base.embeddings import MiniLMEmbedder
+
+from .conftest import migrated_settings
 
 CHAINS = 60
 CHAINED_PATHS = r"^/api/v1/(handoffs|queues|tickets|conversations|kb/articles)"
@@ -54,17 +54,8 @@ def _role(method: str, path: str) -> str:
 def _desk(folder: Path, seed: Path, embedder: MiniLMEmbedder) -> Iterator[tuple[TestClient, dict[str, str]]]:
     """A new desk: its own migrated SQLite database, a bot, a lead and an editor, and the app on it."""
     folder.mkdir()
-    url = f"sqlite:///{folder / 'helpdesk.db'}"
-    upgrade(url)
-    settings = Settings(
-        helpdesk_data_dir=folder,
-        database_url=url,
-        helpdesk_secret_key="test-secret-key",
-        rasa_events_db_url=f"sqlite:///{folder / 'rasa_events.db'}",
-        helpdesk_kb_seed_dir=seed,
-        helpdesk_kb_warm_start=False,
-    )
-    engine = make_engine(url)
+    settings = migrated_settings(f"sqlite:///{folder / 'helpdesk.db'}", folder, seed)
+    engine = make_engine(settings.sqlalchemy_url)
     with transaction(make_session_factory(engine)) as session:
         tokens = {
             role: users.create(session, settings.secret_key(), f"chain-{role}", role)[1]
