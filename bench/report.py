@@ -534,8 +534,9 @@ def section_handoff(data: dict[str, Any], out: Path) -> tuple[list[str], list[li
     settings = data.get("settings", {})
     lines.append(
         f"{settings.get('handoffs', '?')} handoffs one after the other (after {settings.get('warmup', 0)} "
-        f"untimed), each a new socket.io customer; an L2 agent on `GET /api/v1/events` (SSE, the service "
-        f"polls its event log every {settings.get('sse_poll_seconds', '?')} s). `bot decides` is when the "
+        f"untimed), each a new socket.io customer; an L2 agent on `GET /api/v1/events` (SSE: woken by its "
+        f"own worker's commits, else polling every {settings.get('sse_poll_seconds', '?')} s), replying "
+        f"{settings.get('agent_reads_seconds', 0)} s after the claim. `bot decides` is when the "
         f"service stored the handoff that `action_handoff` posted. Failed handoffs: "
         f"{data.get('failed_handoffs', 0)}. Target: each p95 <= {HANDOFF_TARGET_MS} ms. ms."
     )
