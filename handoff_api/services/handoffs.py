@@ -398,6 +398,17 @@ _FIRST_RESPONSE = (
 )
 
 
+# With the engineer's first message the chat is theirs: whatever the bot still waited for (the e-mail
+# follow-up question it asks when nobody was online, any form) is void, and the bot stays paused.
+# Otherwise the customer's "yes" to the engineer would answer the bot's question. Rasa's own events,
+# after the message in its outbox item (the customer sees the engineer's words; Rasa applies all at once).
+ENGINEER_TAKES_OVER: list[dict[str, Any]] = [
+    {"event": "active_loop", "name": None},
+    {"event": "slot", "name": "requested_slot", "value": None},
+    {"event": "pause"},
+]
+
+
 def _write_agent_message(
     session: Session, handoff: _Target, agent: User, text: str, source_key: str | None = None
 ) -> Sent:
@@ -408,8 +419,10 @@ def _write_agent_message(
     message_id = session.execute(
         _INSERT_REPLY, line | {"author_id": agent.id, "author_name": agent.name}
     ).scalar_one()
+    takeover: list[dict[str, Any]] = []
     if handoff.first_response_at is None:
         session.execute(_FIRST_RESPONSE, {"handoff_id": handoff.id, "at": at})
+        takeover = ENGINEER_TAKES_OVER
     outbox_events = [
         {
             "event": "bot",
@@ -418,7 +431,8 @@ def _write_agent_message(
                 "helpdesk_message_id": message_id,
                 "agent": {"name": agent.name, "tier": agent.role},
             },
-        }
+        },
+        *takeover,
     ]
     session.execute(
         _INSERT_OUTBOX,

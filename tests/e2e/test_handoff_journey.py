@@ -162,3 +162,41 @@ async def test_customer_to_l2_to_l3_and_back_to_the_bot(stack: Stack) -> None:
             await agent.http.aclose()
         for name, seconds in latencies.items():
             print(f"latency {name}: {seconds * 1000:.0f} ms")
+
+
+async def test_the_engineers_first_message_ends_the_bots_follow_up_question(stack: Stack) -> None:
+    """With nobody online the bot offers an e-mail follow-up and waits for the answer. Once an engineer
+    has written, the customer's "yes" answers the engineer: the bot stays silent, the line reaches them."""
+    customer = Customer(stack.rasa_url)
+    alice = Agent(stack, "alice")
+    await customer.connect()
+    try:
+        await customer.say("I want to talk to a human")
+        _, told = await customer.wait_for(lambda t: "HD-" in t)
+        assert "Would you also like an e-mail" in told, told  # nobody of L2 is online in this stack
+        conversation = await alice.get(f"/conversations/{customer.session_id}/handoff")
+        handoff_id = conversation.json()["id"]
+        assert (await alice.post(f"/handoffs/{handoff_id}/claim")).status_code == 200
+        question = "Alice from L2 here. May I connect to your laptop remotely?"
+        assert (await alice.post(f"/handoffs/{handoff_id}/messages", {"text": question})).status_code == 201
+        assert (await customer.next_message())[1] == question
+
+        await customer.say("yes")
+        await alice.poll(
+            f"/handoffs/{handoff_id}",
+            lambda h: [(t["role"], t["text"]) for t in h["transcript"]][-1] == ("customer", "yes"),
+        )
+        # Before, the bot's follow-up form took that "yes": "Which e-mail address should we write to?"
+        await customer.expect_silence(2.0)
+        await customer.say("my address is pat@example.com, by the way")
+        await alice.poll(
+            f"/handoffs/{handoff_id}",
+            lambda h: h["transcript"][-1]["text"] == "my address is pat@example.com, by the way",
+        )
+        await customer.expect_silence(1.0)
+        story = (await alice.get(f"/handoffs/{handoff_id}")).json()
+        assert "followup.requested" not in [e["kind"] for e in story["history"]]
+        assert "email_follow_up" not in story["context"]
+    finally:
+        await customer.close()
+        await alice.http.aclose()

@@ -151,6 +151,15 @@ def test_replies_take_the_right_answer_on_every_path(
         kinds = list(session.scalars(select(HandoffEvent.kind).order_by(HandoffEvent.id)))
     engine.dispose()
     assert [o.events[0]["text"] for o in outbox] == ["Hello from L2", "Lead here"]
+    # The first engineer message takes the chat over in Rasa (ends any form, such as the bot's e-mail
+    # follow-up question, and pauses the bot); later ones are the message alone.
+    assert [e["event"] for e in outbox[0].events] == ["bot", "active_loop", "slot", "pause"]
+    assert outbox[0].events[1]["name"] is None and outbox[0].events[2] == {
+        "event": "slot",
+        "name": "requested_slot",
+        "value": None,
+    }
+    assert [e["event"] for e in outbox[1].events] == ["bot"]
     assert outbox[0].events[0]["metadata"]["helpdesk_message_id"] == first.json()["id"]
     assert kinds == ["handoff.created", "handoff.claimed", "message.agent", "message.agent"]
     detail = client.get(base, headers=tokens.auth("l2")).json()
