@@ -1,18 +1,29 @@
 """End-to-end handoff latencies on the real stack: bot -> agents, customer -> agent, agent -> customer.
 
-Run:  .venv/bin/python bench/handoff_latency.py [--handoffs 30] [--quick]
+Run:  .venv/bin/python bench/handoff_latency.py [--handoffs 30] [--quick] [--topologies single,production]
 
-Starts the service, the action server and Rasa with the trained model (tests/e2e/stack.py). An L2
-agent (`alice`) listens to the server-sent events of `GET /api/v1/events`, as the console does. Then,
-N times, one after the other, a new customer on Rasa's socket.io channel (the widget's) asks for a
-person, and:
+Runs on two topologies, one after the other, each started fresh with the trained model:
+
+* single:     what `make run` starts (tests/e2e/stack.py): SQLite for the service and Rasa's tracker
+              store, Rasa's SQL event broker (the service polls its table every 0.1 s);
+* production: what deploy/ runs (tests/e2e/cluster.py, one instance of each): PostgreSQL for the
+              service and the tracker store, Redis for Rasa's lock store and socket.io rooms, Rasa's
+              pika broker on RabbitMQ (pushed to the service's consumer).
+
+An L2 agent (`alice`) is online and listens to the server-sent events of `GET /api/v1/events`, as the
+console does. Then, N times, one after the other, a new customer on Rasa's socket.io channel (the
+widget's) asks for a person, and:
 
 * bot decides -> agents see it: from the instant the service stored the handoff that the bot's
   `action_handoff` posted (`at` of the `handoff.created` event, the service's clock, the same
   machine's) to the moment the agent's event stream delivers it. Also reported: from the customer's
   message (so with NLU, the policies and the action) to the event, and to the bot's ticket message;
 * customer writes -> agent sees it: from `user_uttered` to the `message.customer` event (Rasa's
-  event broker, read by the service, then the event stream);
+  event broker, read by the service, then the event stream). Split in three hops by the clocks of
+  the one machine: the customer's `user_uttered` -> Rasa's `user` event (its timestamp, the line's
+  `at` in the transcript: Rasa took the message and ran NLU), -> the service stored the line (the
+  event's `at`: Rasa saved the tracker, published to its broker, the service read it), -> the
+  agent's event stream delivered it;
 * agent replies -> customer sees it: from `POST /handoffs/{id}/messages` to the customer's
   `bot_uttered` (the outbox delivers it through Rasa's tracker/events API and socket.io). The agent
   replies `--agent-reads` seconds (1) after claiming, as a person reads the handoff first: a reply
@@ -34,6 +45,8 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,8 +69,9 @@ from bench.common import (  # noqa: E402
     write_json,
 )
 from handoff_api.api.routes.events import POLL_SECONDS  # noqa: E402
+from tests.e2e.cluster import Cluster  # noqa: E402
 from tests.e2e.customer import Customer  # noqa: E402
-from tests.e2e.stack import trained_model  # noqa: E402
+from tests.e2e.stack import Process, trained_model  # noqa: E402
 
 TARGET_MS = 300
 PATHS = {
@@ -68,6 +82,15 @@ PATHS = {
 CONTEXT = {
     "customer_asks_to_agent": "customer asks for a person -> agents see the handoff (SSE)",
     "customer_asks_to_ticket_message": "customer asks for a person -> the bot's ticket message",
+}
+HOPS = {
+    "customer_to_rasa": "customer writes -> Rasa logs it (NLU done)",
+    "rasa_to_service": "Rasa logs it -> the service stored it (tracker saved, broker, consumer)",
+    "service_to_agent": "the service stored it -> the agent's event stream delivers it",
+}
+TOPOLOGIES = {
+    "single": "single machine, `make run`: SQLite, Rasa's SQL event broker (polled every 0.1 s)",
+    "production": "deploy/ topology: PostgreSQL, Redis lock store, RabbitMQ (Rasa's pika broker)",
 }
 BASELINES = {
     "claim_to_agent": "baseline: agent claims -> the event stream shows it (service only)",
@@ -102,7 +125,7 @@ class EventStream:
 
     async def wait_for(
         self, kind: str, handoff_id: int | None = None, timeout: float = 30
-    ) -> tuple[float, dict]:
+    ) -> tuple[float, dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while True:
             received_at, event = await asyncio.wait_for(
@@ -124,6 +147,16 @@ def event_time(event: dict[str, Any]) -> float:
     return datetime.fromisoformat(event["at"].rstrip("Z")).replace(tzinfo=UTC).timestamp()
 
 
+@dataclass
+class Desk:
+    """Where one topology's bench talks: Rasa, the service, its users' tokens, its processes."""
+
+    rasa_url: str
+    helpdesk_url: str
+    tokens: dict[str, str]
+    processes: dict[str, Process]
+
+
 async def socket_bot_turn(rasa_url: str) -> float:
     customer = Customer(rasa_url)
     await customer.connect()
@@ -137,7 +170,7 @@ async def socket_bot_turn(rasa_url: str) -> float:
 
 
 async def one_handoff(
-    stack: BenchStack, agent: httpx.AsyncClient, events: EventStream, n: int, reads: float
+    stack: Desk, agent: httpx.AsyncClient, events: EventStream, n: int, reads: float
 ) -> dict[str, float]:
     out: dict[str, float] = {}
     customer = Customer(stack.rasa_url)
@@ -170,9 +203,11 @@ async def one_handoff(
         out["agent_to_customer"] = got_at - replied
 
         wrote_wall = time.time()
-        await customer.say(f"my laptop does not see the office wifi ({n})")
-        arrived, _ = await events.wait_for("message.customer", handoff_id)
+        line = f"my laptop does not see the office wifi ({n})"
+        await customer.say(line)
+        arrived, stored = await events.wait_for("message.customer", handoff_id)
         out["customer_to_agent"] = arrived - wrote_wall
+        out.update(await hops(agent, handoff_id, line, wrote_wall, event_time(stored), arrived))
 
         resolved = await agent.post(
             f"/api/v1/handoffs/{handoff_id}/resolve", json={"resolution": "bench", "return_to_bot": False}
@@ -184,14 +219,34 @@ async def one_handoff(
     return out
 
 
+async def hops(
+    agent: httpx.AsyncClient, handoff_id: int, line: str, wrote: float, stored: float, arrived: float
+) -> dict[str, float]:
+    """The customer -> agent path in three hops; the line's `at` in the transcript is Rasa's timestamp."""
+    handoff = await agent.get(f"/api/v1/handoffs/{handoff_id}")
+    handoff.raise_for_status()
+    logged = next(
+        event_time(t) for t in handoff.json()["transcript"] if t["role"] == "customer" and t["text"] == line
+    )
+    return {
+        "customer_to_rasa": logged - wrote,
+        "rasa_to_service": stored - logged,
+        "service_to_agent": arrived - stored,
+    }
+
+
 async def measure(
-    stack: BenchStack, handoffs: int, warmup: int, reads: float
+    stack: Desk, handoffs: int, warmup: int, reads: float
 ) -> tuple[dict[str, list[float]], int]:
-    samples: dict[str, list[float]] = {k: [] for k in (*PATHS, *CONTEXT, *BASELINES)}
+    samples: dict[str, list[float]] = {k: [] for k in (*PATHS, *HOPS, *CONTEXT, *BASELINES)}
     failed = 0
     agent = httpx.AsyncClient(
         base_url=stack.helpdesk_url, headers={"Authorization": f"Bearer {stack.tokens['alice']}"}, timeout=30
     )
+    # Online, as the console makes its agent: the bot then pauses at the handoff (with nobody online it
+    # first offers an e-mail follow-up and waits for the answer).
+    online = await agent.put("/api/v1/agents/me/presence", json={"presence": "online", "capacity": 50})
+    online.raise_for_status()
     events = EventStream(stack.helpdesk_url, stack.tokens["alice"])
     await events.start()
     try:
@@ -218,6 +273,58 @@ async def measure(
     return samples, failed
 
 
+@contextlib.contextmanager
+def started(topology: str, model: Path, scratch: Path) -> Iterator[tuple[Desk, dict[str, float]]]:
+    """One topology's processes, started and ready; stopped (and their databases dropped) afterwards."""
+    lifted = {"HELPDESK_TOKEN_RATE_LIMIT_PER_MINUTE": "0"}  # one bot token makes every handoff
+    began = time.monotonic()
+    if topology == "single":
+        stack = BenchStack(data_dir=scratch / topology, model=model, extra_env=lifted)
+        try:
+            stack.start()
+            desk = Desk(stack.rasa_url, stack.helpdesk_url, stack.tokens, stack.processes)
+            ready = dict(stack.ready_seconds)
+            print(f"{topology}: ready in {time.monotonic() - began:.1f} s {ready}", flush=True)
+            yield desk, ready
+        finally:
+            stack.stop()
+        return
+    cluster = Cluster(data_dir=scratch / topology, model=model, instances=1, extra_env=lifted)
+    try:
+        cluster.start()
+        desk = Desk(cluster.rasa_urls[0], cluster.helpdesk_urls[0], cluster.tokens, cluster.processes)
+        ready = {"together": round(time.monotonic() - began, 2)}
+        print(f"{topology}: ready in {ready['together']} s", flush=True)
+        yield desk, ready
+    finally:
+        cluster.stop()
+
+
+def run_topology(
+    topology: str, model: Path, scratch: Path, handoffs: int, warmup: int, reads: float
+) -> dict[str, Any]:
+    with started(topology, model, scratch) as (desk, ready):
+        wait_kb(desk.helpdesk_url, desk.tokens["bot"])
+        time.sleep(2)
+        idle = stack_memory(desk.processes)
+        samples, failed = asyncio.run(measure(desk, handoffs, warmup, reads))
+        after = stack_memory(desk.processes)
+    paths = {key: {"label": label, **summary(samples[key])} for key, label in PATHS.items()}
+    return {
+        "label": TOPOLOGIES[topology],
+        "target_met": {key: bool(p.get("n")) and p["p95_ms"] <= TARGET_MS for key, p in paths.items()},
+        "failed_handoffs": failed,
+        "paths": paths,
+        "customer_to_agent_hops": {
+            key: {"label": label, **summary(samples[key])} for key, label in HOPS.items()
+        },
+        "context": {key: {"label": label, **summary(samples[key])} for key, label in CONTEXT.items()},
+        "baselines": {key: {"label": label, **summary(samples[key])} for key, label in BASELINES.items()},
+        "startup_seconds_together": ready,
+        "memory": {"idle": idle, "after_run": after},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -230,34 +337,26 @@ def main() -> None:
     parser.add_argument(
         "--agent-reads", type=float, default=1.0, help="seconds between the claim and the reply (1)"
     )
+    parser.add_argument("--topologies", default=",".join(TOPOLOGIES), help="single,production")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     quick = quick_mode(args.quick)
     handoffs = args.handoffs or (5 if quick else 30)
     warmup = args.warmup if args.warmup is not None else (1 if quick else 2)
     out = args.out or default_out("handoff_latency.json", quick)
+    topologies = [t for t in args.topologies.split(",") if t]
+    unknown = set(topologies) - set(TOPOLOGIES)
+    if unknown or not topologies:
+        parser.error(f"--topologies: choose from {', '.join(TOPOLOGIES)} (got {args.topologies!r})")
 
     load_at_start = load_average()
     model = trained_model(data_dir() / "models")
+    results = {}
     with tempfile.TemporaryDirectory(prefix="handoff-latency-") as tmp:
-        stack = BenchStack(
-            data_dir=Path(tmp),
-            model=model,
-            extra_env={"HELPDESK_TOKEN_RATE_LIMIT_PER_MINUTE": "0"},
-        )
-        started = time.monotonic()
-        stack.start()
-        print(f"stack ready in {time.monotonic() - started:.1f} s {stack.ready_seconds}", flush=True)
-        try:
-            wait_kb(stack.helpdesk_url, stack.tokens["bot"])
-            time.sleep(2)
-            idle = stack_memory(stack.processes)
-            samples, failed = asyncio.run(measure(stack, handoffs, warmup, args.agent_reads))
-            after = stack_memory(stack.processes)
-        finally:
-            stack.stop()
+        for topology in topologies:
+            results[topology] = run_topology(topology, model, Path(tmp), handoffs, warmup, args.agent_reads)
 
-    paths = {key: {"label": label, **summary(samples[key])} for key, label in PATHS.items()}
+    first = results[topologies[0]]
     report = {
         "benchmark": "end-to-end handoff latencies on the real stack (bench/handoff_latency.py)",
         "date": now_iso(),
@@ -269,20 +368,22 @@ def main() -> None:
             "agent_tier": "l2",
             "sse_poll_seconds": POLL_SECONDS,
             "agent_reads_seconds": args.agent_reads,
+            "topologies": topologies,
         },
         "target": {"p95_ms": TARGET_MS, "text": f"each p95 <= {TARGET_MS} ms"},
-        "target_met": {key: bool(p.get("n")) and p["p95_ms"] <= TARGET_MS for key, p in paths.items()},
-        "failed_handoffs": failed,
-        "paths": paths,
-        "context": {key: {"label": label, **summary(samples[key])} for key, label in CONTEXT.items()},
-        "baselines": {key: {"label": label, **summary(samples[key])} for key, label in BASELINES.items()},
-        "startup_seconds_together": stack.ready_seconds,
-        "memory": {"idle": idle, "after_run": after},
+        # The first topology's figures at the top level too (the single machine's, as before).
+        **first,
+        "topologies": results,
     }
     write_json(out, report)
-    for key, value in {**report["paths"], **report["context"], **report["baselines"]}.items():
-        if value.get("n"):
-            print(f"{key:32s} p50 {value['p50_ms']:7.1f} p95 {value['p95_ms']:7.1f} ms (n={value['n']})")
+    for topology, result in results.items():
+        print(f"--- {topology}: {result['label']}")
+        for group in ("paths", "customer_to_agent_hops", "context", "baselines"):
+            for key, value in result[group].items():
+                if value.get("n"):
+                    print(
+                        f"{key:32s} p50 {value['p50_ms']:7.1f} p95 {value['p95_ms']:7.1f} ms (n={value['n']})"
+                    )
 
 
 if __name__ == "__main__":
