@@ -138,10 +138,12 @@ ifneq ($(strip $(BENCH_QUICK)),)
 BENCH_RESULTS ?= $(HELPDESK_DATA_DIR)/bench/results-quick
 BENCH_FLAGS := --quick
 THROUGHPUT_FLAGS := --count 100 --clients 8 --seconds 10
+PACED_TURNS := 10
 else
 BENCH_RESULTS ?= $(CURDIR)/bench/results
 BENCH_FLAGS :=
 THROUGHPUT_FLAGS :=
+PACED_TURNS := 60
 endif
 
 bench: install train
@@ -150,6 +152,8 @@ bench: install train
 	$(VENV)/bin/python bench/service_throughput.py $(THROUGHPUT_FLAGS) --out $(BENCH_RESULTS)/service_throughput.json
 	$(VENV)/bin/python bench/footprint.py $(BENCH_FLAGS) --out $(BENCH_RESULTS)/footprint.json
 	$(VENV)/bin/python bench/bot_latency.py $(BENCH_FLAGS) --out $(BENCH_RESULTS)/bot_latency.json
+	$(VENV)/bin/python bench/bot_latency.py $(BENCH_FLAGS) --concurrency 10 --think 5 --flows baseline,kb,handoff \
+		--turns $(PACED_TURNS) --out $(BENCH_RESULTS)/bot_latency_paced.json
 	$(VENV)/bin/python bench/handoff_latency.py $(BENCH_FLAGS) --out $(BENCH_RESULTS)/handoff_latency.json
 	$(VENV)/bin/python bench/scale_out.py $(BENCH_FLAGS) --out $(BENCH_RESULTS)/scale_out.json
 	$(VENV)/bin/python bench/report.py --results $(BENCH_RESULTS)

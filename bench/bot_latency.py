@@ -21,7 +21,10 @@ Both get the same customer texts, each conversation new, per flow:
 
 (The stock bot answers each with one response.) For each number of concurrent conversations C,
 C clients run conversations side by side until the level's turns are done (at least one each):
-a closed loop with no think time (`--think` adds some), so C turns are in flight at every moment.
+a closed loop with no think time, so C turns are in flight at every moment. `--think T` paces the
+customers instead: each starts at random within T seconds and waits 0.5-1.5 x T between its
+conversations, as people read and type (`make bench` runs both: bot_latency.json closed, and
+bot_latency_paced.json with 10 conversations and T = 5 s).
 REST: the time of the POST /webhooks/rest/webhook call (the whole turn). socket.io: the time from
 `user_uttered` to the turn's last `bot_uttered` (the number of messages is counted beforehand from
 the REST answer to the same texts). Only the last text of a flow is timed; the ones before set the
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import sys
 import tempfile
 import time
@@ -174,18 +178,23 @@ async def run_level(
 ) -> dict[str, Any]:
     """`turns` conversations of one flow, `concurrency` at a time; the last text of each is timed.
 
-    Closed loop: each client starts its next conversation as soon as (`think` seconds after) the last
-    one ended, so with no think time `concurrency` turns are in flight at every moment.
+    Closed loop: each client starts its next conversation as soon as the last one ended, so with no
+    think time `concurrency` turns are in flight at every moment. With `think`, customers pace
+    themselves: each client starts at a random point of the first `think` seconds and waits 0.5-1.5 x
+    `think` (at random, seeded per client) after each conversation, so turns meet only by chance.
     """
     texts_for = TURNS[flow]
     todo = iter(range(turns))
     samples: list[float] = []
     failures: dict[str, int] = {}
 
-    async def client() -> None:
+    async def client(index: int) -> None:
+        pace = random.Random(index)
+        if think:
+            await asyncio.sleep(pace.uniform(0, think))
         for n, i in enumerate(todo):
             if think and n:
-                await asyncio.sleep(think)
+                await asyncio.sleep(pace.uniform(0.5 * think, 1.5 * think))
             texts = texts_for(i)
             try:
                 if channel == "rest":
@@ -199,7 +208,7 @@ async def run_level(
             samples.append(elapsed)
 
     started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(concurrency)))
+    await asyncio.gather(*(client(index) for index in range(concurrency)))
     wall = time.perf_counter() - started
     return {
         **summary(samples),
@@ -318,7 +327,7 @@ def main() -> None:
         "--think",
         type=float,
         default=0.0,
-        help="seconds a client waits between its conversations (default 0)",
+        help="seconds (on average) a client waits between its conversations (default 0: closed loop)",
     )
     parser.add_argument("--bots", default="ours,stock")
     parser.add_argument("--channels", default="rest,socketio")

@@ -529,6 +529,51 @@ def plot_service(records: list[dict[str, Any]], path: Path, target: float) -> bo
     return True
 
 
+def section_bot_paced(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The same turns with customers who read and type: turns meet only by chance."""
+    records = bot_records(data)
+    think = data.get("settings", {}).get("think_seconds", 0)
+    lines = ["## 1.1 Bot turn latency with paced customers", ""]
+    lines.append(
+        f"From `bench/bot_latency.py --think {think}`: each of the C customers starts at random within "
+        f"{think} s and waits {0.5 * think:g}-{1.5 * think:g} s (at random) between conversations, as "
+        "people read and type, where section 1 sends the next turn the moment the last one ended. "
+        "Same bots, texts and timing; ms (p50 / p95 / p99). "
+        f"Target: p95 <= {BOT_TARGET_MS} ms at {BOT_TARGET_CONCURRENCY} concurrent conversations."
+    )
+    lines.append("")
+    rows = []
+    keys = sorted(
+        {(r["flow"], r["channel"], r["concurrency"]) for r in records},
+        key=lambda k: (list(FLOW_NAMES).index(k[0]) if k[0] in FLOW_NAMES else 99, k[1], k[2]),
+    )
+    trio = lambda r: f"{ms(r['p50_ms'])} / {ms(r['p95_ms'])} / {ms(r.get('p99_ms'))}" if r else NA  # noqa: E731
+    headline = []
+    for flow, channel, level in keys:
+        ours = find(records, bot="ours", flow=flow, channel=channel, concurrency=level)
+        stock = find(records, bot="stock", flow=flow, channel=channel, concurrency=level)
+        ok = None
+        if ours and level == BOT_TARGET_CONCURRENCY:
+            ok = ours["p95_ms"] <= BOT_TARGET_MS and not ours.get("failed")
+        failed = sum((ours.get("failed") or {}).values()) if ours else 0
+        row = [FLOW_NAMES.get(flow, flow), channel, str(level), trio(ours), trio(stock)]
+        rows.append([*row, str((ours or {}).get("turns_per_second") or NA), str(failed), met(ok)])
+        if ours and flow == "kb" and level == BOT_TARGET_CONCURRENCY:
+            headline.append(
+                [
+                    f"bot turn, knowledge-base answer, {level} conversations paced ({think:g} s apart on "
+                    f"average), {'REST' if channel == 'rest' else 'socket.io'}: p50 / p95",
+                    f"{ms(ours['p50_ms'])} / {ms(ours['p95_ms'])} ms",
+                    f"p95 <= {BOT_TARGET_MS} ms: {met(ok)}; "
+                    f"stock Rasa {ms(stock['p95_ms']) if stock else NA} ms",
+                ]
+            )
+    header = ["flow", "channel", "concurrent", "ours", "stock Rasa", "ours turns/s", "failed", "target"]
+    lines += table(header, rows, "---|---|---:|---:|---:|---:|---:|---")
+    lines.append("")
+    return lines, headline
+
+
 def handoff_topologies(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each topology's results; a file from before topologies were measured holds the single machine's."""
     return data.get("topologies") or {"single": data}
@@ -870,6 +915,7 @@ def main() -> None:
 
     files = {
         "bot": ("bot_latency.json", "bench/bot_latency.py"),
+        "bot_paced": ("bot_latency_paced.json", "bench/bot_latency.py --think"),
         "kb": ("kb_search.json", "bench/kb_search.py"),
         "service": ("service_throughput.json", "bench/service_throughput.py"),
         "handoff": ("handoff_latency.json", "bench/handoff_latency.py"),
@@ -919,6 +965,10 @@ def main() -> None:
     sections = []
     if data["bot"]:
         body, head = section_bot(data["bot"], folder)
+        sections.append(body)
+        headline += head
+    if data["bot_paced"]:
+        body, head = section_bot_paced(data["bot_paced"])
         sections.append(body)
         headline += head
     if data["handoff"]:
