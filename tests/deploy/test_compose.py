@@ -39,7 +39,15 @@ def test_the_services_of_the_topology_are_there(compose: dict[str, Any]) -> None
         "helpdesk-migrate",
         "helpdesk",
     }
-    assert compose["services"]["rasa"]["image"] == "rasa/rasa:3.6.21-full"
+    rasa_build = compose["services"]["rasa"]["build"]
+    dockerfile = (ROOT / rasa_build["dockerfile"]).read_text()
+    assert dockerfile.startswith("FROM rasa/rasa:3.6.21-full\n")
+    # The versions the bot is tested with (requirements/bot.txt), not the image's own.
+    tested = dict(
+        line.split("==") for line in (ROOT / "requirements/bot.txt").read_text().splitlines() if "==" in line
+    )
+    for package in ("jsonschema", "python-socketio", "python-engineio"):
+        assert f'"{package}=={tested[package]}"' in dockerfile, package
     command = compose["services"]["rasa"]["command"]
     assert command[:3] == ["run", "--enable-api", "--auth-token"] and command[3] == "change-me-too"
 
