@@ -4,9 +4,15 @@ import logging
 
 import structlog
 
+# httpx logs every request at INFO with its full URL, and the service's calls to Rasa carry Rasa's token
+# in the query string (Rasa's token auth): at INFO that token would reach the log on every delivery.
+QUIET_LIBRARIES = ("httpx", "httpcore")
+
 
 def configure(level: int = logging.INFO) -> None:
     logging.basicConfig(format="%(message)s", level=level)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

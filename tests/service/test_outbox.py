@@ -1,9 +1,11 @@
 """Agent messages reach Rasa in order, retried while Rasa is down, each delivered once."""
 
 import asyncio
+import logging
 import threading
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from starlette.applications import Starlette
@@ -11,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from handoff_api.core import logging as helpdesk_logging
 from handoff_api.core.config import Settings
 from handoff_api.core.db import make_engine, make_session_factory
 from handoff_api.models import OutboxItem
@@ -152,3 +155,27 @@ def test_conversations_are_delivered_side_by_side(
         server.stop()
     assert [status for status, _ in _statuses(settings)] == ["sent", "sent"]
     assert sorted(cid for cid, _, _ in rasa.received) == ["conv-side-a", "conv-side-b"]
+
+
+def test_the_rasa_token_never_reaches_the_log(
+    client: TestClient,
+    tokens: Tokens,
+    handoff_factory: HandoffFactory,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Rasa's token travels in the query string; httpx logs each request's URL at INFO.
+    handoff = handoff_factory.create("conv-token-log")
+    base = f"/api/v1/handoffs/{handoff['id']}"
+    client.post(f"{base}/claim", headers=tokens.auth("l2"))
+    client.post(f"{base}/messages", json={"text": "hello"}, headers=tokens.auth("l2"))
+    caplog.set_level(logging.INFO)
+    helpdesk_logging.configure()
+    rasa = StandInRasa()
+    server = ThreadedServer(rasa.app).start()
+    try:
+        assert _deliver(settings, server.url) == 1
+    finally:
+        server.stop()
+    assert rasa.received[0][1]["token"] == "rasa-secret"
+    assert "rasa-secret" not in caplog.text
