@@ -19,11 +19,12 @@ from starlette.concurrency import run_in_threadpool
 from handoff_api.core.config import Settings
 from handoff_api.core.db import make_engine
 from handoff_api.models import utcnow
-from handoff_api.services import broker, broker_amqp, lease, outbox, sla
+from handoff_api.services import broker, broker_amqp, lease, outbox, outbox_signal, sla
 from handoff_api.services.rasa_client import RasaClient
 
 log = structlog.get_logger(__name__)
 LEASE_SECONDS = 10.0
+LEASE_ASK_SECONDS = 1.0
 DATABASE_DOWN_RETRY_SECONDS = 2.0
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -35,15 +36,18 @@ async def _leader_loop(
     step: Callable[[], Awaitable[int]],
     wakeup: asyncio.Event | None = None,
 ) -> None:
-    renewed_at = 0.0
+    # The holder renews every third of the term; another worker asks at most once a second, not on every
+    # pass: it is woken on every queued reply (services/outbox_signal.py) and would otherwise ask each time.
+    checked_at = -LEASE_SECONDS
+    leader = False
     database_down = False
     loop = asyncio.get_running_loop()
     while True:
         try:
-            if loop.time() - renewed_at > LEASE_SECONDS / 3:
+            if loop.time() - checked_at > (LEASE_SECONDS / 3 if leader else LEASE_ASK_SECONDS):
                 leader = await run_in_threadpool(lease.acquire, factory, name, WORKER_ID, LEASE_SECONDS)
-                renewed_at = loop.time() if leader else 0.0
-            if renewed_at:
+                checked_at = loop.time()
+            if leader:
                 while await step():
                     pass
             if database_down:
@@ -127,6 +131,9 @@ class BackgroundLoops:
             asyncio.create_task(_leader_loop(self._factory, "outbox", 0.5, self._deliver, self._wakeup)),
             asyncio.create_task(_leader_loop(self._factory, "sla", 5.0, self._announce_breaches)),
         ]
+        if self._settings.sqlalchemy_url.startswith("postgresql"):
+            dsn = outbox_signal.conninfo(self._settings.sqlalchemy_url)
+            self._tasks.append(asyncio.create_task(outbox_signal.listen(dsn, self._wakeup)))
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -36,3 +36,30 @@ def test_an_outage_is_logged_once_and_the_recovery_once(monkeypatch: pytest.Monk
         ("background.database_back", "info"),
     ]
     assert "connection refused" in logs[0]["error"]
+
+
+def test_a_worker_without_the_lease_asks_for_it_once_a_second_however_often_it_is_woken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked = 0
+
+    def acquire(*_args: Any) -> bool:
+        nonlocal asked
+        asked += 1
+        return False  # another worker holds it
+
+    async def step() -> int:
+        raise AssertionError("only the lease holder delivers")
+
+    async def woken_for_every_reply() -> None:
+        wakeup = asyncio.Event()
+        loop = asyncio.create_task(background._leader_loop(None, "outbox", 0.5, step, wakeup))  # type: ignore[arg-type]
+        for _ in range(40):  # 40 replies queued on other workers within 0.4 s
+            wakeup.set()
+            await asyncio.sleep(0.01)
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+
+    monkeypatch.setattr(background.lease, "acquire", acquire)
+    asyncio.run(woken_for_every_reply())
+    assert asked == 1
