@@ -6,9 +6,12 @@ Runs on two topologies, one after the other, each started fresh with the trained
 
 * single:     what `make run` starts (tests/e2e/stack.py): SQLite for the service and Rasa's tracker
               store, Rasa's SQL event broker (the service polls its table every 0.1 s);
-* production: what deploy/ runs (tests/e2e/cluster.py, one instance of each): PostgreSQL for the
-              service and the tracker store, Redis for Rasa's lock store and socket.io rooms, Rasa's
-              pika broker on RabbitMQ (pushed to the service's consumer).
+* production: what deploy/ runs (tests/e2e/cluster.py, two Rasa instances, two service workers):
+              PostgreSQL for the service and the tracker store, Redis for Rasa's lock store and
+              socket.io rooms, Rasa's pika broker on RabbitMQ (pushed to the service's consumer).
+              Handoff n's customer talks to Rasa n % 2 and the agent's reply goes through worker
+              n % 2, as behind a load balancer (a reply on the worker that does not hold the outbox
+              lease reaches the holder by PostgreSQL NOTIFY).
 
 An L2 agent (`alice`) is online and listens to the server-sent events of `GET /api/v1/events`, as the
 console does. Then, N times, one after the other, a new customer on Rasa's socket.io channel (the
@@ -90,7 +93,8 @@ HOPS = {
 }
 TOPOLOGIES = {
     "single": "single machine, `make run`: SQLite, Rasa's SQL event broker (polled every 0.1 s)",
-    "production": "deploy/ topology: PostgreSQL, Redis lock store, RabbitMQ (Rasa's pika broker)",
+    "production": "deploy/ topology: two Rasa instances and two service workers, PostgreSQL, Redis lock "
+    "store and socket.io rooms, RabbitMQ (Rasa's pika broker); customers and replies alternate instances",
 }
 BASELINES = {
     "claim_to_agent": "baseline: agent claims -> the event stream shows it (service only)",
@@ -155,6 +159,16 @@ class Desk:
     helpdesk_url: str
     tokens: dict[str, str]
     processes: dict[str, Process]
+    # Behind a load balancer customers and agents' requests land on any instance: handoff n's customer
+    # talks to rasa_urls[n % len], its reply goes through helpdesk_urls[n % len].
+    rasa_urls: tuple[str, ...] = ()
+    helpdesk_urls: tuple[str, ...] = ()
+
+    def rasa_for(self, n: int) -> str:
+        return self.rasa_urls[n % len(self.rasa_urls)] if self.rasa_urls else self.rasa_url
+
+    def helpdesk_for(self, n: int) -> str:
+        return self.helpdesk_urls[n % len(self.helpdesk_urls)] if self.helpdesk_urls else self.helpdesk_url
 
 
 async def socket_bot_turn(rasa_url: str) -> float:
@@ -170,10 +184,11 @@ async def socket_bot_turn(rasa_url: str) -> float:
 
 
 async def one_handoff(
-    stack: Desk, agent: httpx.AsyncClient, events: EventStream, n: int, reads: float
+    stack: Desk, agents: list[httpx.AsyncClient], events: EventStream, n: int, reads: float
 ) -> dict[str, float]:
     out: dict[str, float] = {}
-    customer = Customer(stack.rasa_url)
+    agent = agents[0]
+    customer = Customer(stack.rasa_for(n))
     await customer.connect()
     try:
         asked_wall = time.time()
@@ -197,7 +212,9 @@ async def one_handoff(
         await asyncio.sleep(reads)  # the agent reads what the bot learned
         text = f"Hi, this is Alice from L2 ({n}). What is going on?"
         replied = time.monotonic()
-        sent = await agent.post(f"/api/v1/handoffs/{handoff_id}/messages", json={"text": text})
+        sent = await agents[n % len(agents)].post(
+            f"/api/v1/handoffs/{handoff_id}/messages", json={"text": text}
+        )
         sent.raise_for_status()
         got_at, _ = await customer.wait_for(lambda t: t == text)
         out["agent_to_customer"] = got_at - replied
@@ -240,9 +257,12 @@ async def measure(
 ) -> tuple[dict[str, list[float]], int]:
     samples: dict[str, list[float]] = {k: [] for k in (*PATHS, *HOPS, *CONTEXT, *BASELINES)}
     failed = 0
-    agent = httpx.AsyncClient(
-        base_url=stack.helpdesk_url, headers={"Authorization": f"Bearer {stack.tokens['alice']}"}, timeout=30
-    )
+    auth = {"Authorization": f"Bearer {stack.tokens['alice']}"}
+    agents = [
+        httpx.AsyncClient(base_url=url, headers=auth, timeout=30)
+        for url in (stack.helpdesk_urls or (stack.helpdesk_url,))
+    ]
+    agent = agents[0]
     # Online, as the console makes its agent: the bot then pauses at the handoff (with nobody online it
     # first offers an e-mail follow-up and waits for the answer).
     online = await agent.put("/api/v1/agents/me/presence", json={"presence": "online", "capacity": 50})
@@ -252,7 +272,7 @@ async def measure(
     try:
         for n in range(warmup + handoffs):
             try:
-                result = await one_handoff(stack, agent, events, n, reads)
+                result = await one_handoff(stack, agents, events, n, reads)
             except (TimeoutError, RuntimeError, httpx.HTTPError) as error:
                 failed += 1
                 print(f"handoff {n} failed: {error!r}", flush=True)
@@ -269,7 +289,8 @@ async def measure(
             )
     finally:
         await events.close()
-        await agent.aclose()
+        for client in agents:
+            await client.aclose()
     return samples, failed
 
 
@@ -289,10 +310,17 @@ def started(topology: str, model: Path, scratch: Path) -> Iterator[tuple[Desk, d
         finally:
             stack.stop()
         return
-    cluster = Cluster(data_dir=scratch / topology, model=model, instances=1, extra_env=lifted)
+    cluster = Cluster(data_dir=scratch / topology, model=model, instances=2, extra_env=lifted)
     try:
         cluster.start()
-        desk = Desk(cluster.rasa_urls[0], cluster.helpdesk_urls[0], cluster.tokens, cluster.processes)
+        desk = Desk(
+            cluster.rasa_urls[0],
+            cluster.helpdesk_urls[0],
+            cluster.tokens,
+            cluster.processes,
+            tuple(cluster.rasa_urls),
+            tuple(cluster.helpdesk_urls),
+        )
         ready = {"together": round(time.monotonic() - began, 2)}
         print(f"{topology}: ready in {ready['together']} s", flush=True)
         yield desk, ready

@@ -75,7 +75,10 @@ def test_secrets_come_from_the_env_file_and_databases_are_separate(compose: dict
     assert env["RASA_EVENTS_DB_URL"].endswith("@postgres:5432/rasa")
     endpoints = yaml.safe_load((ROOT / "deploy/rasa/endpoints.yml").read_text())
     assert endpoints["tracker_store"]["db"] == "rasa"
-    assert endpoints["lock_store"]["type"] == "redis"
+    # Rasa's redis lock store with a 50 ms look-again (bot/connectors, mounted at /app/connectors).
+    assert endpoints["lock_store"]["type"] == "connectors.lock_store.RedisLockStore"
+    volumes = compose["services"]["rasa"]["volumes"]
+    assert any(v.endswith("/bot/connectors:/app/connectors:ro") for v in volumes), volumes
     assert not (ROOT / ".env").exists() or ".env" in (ROOT / ".gitignore").read_text()
 
 

@@ -37,7 +37,7 @@ tracker_store:
   db: {name}_rasa
   login_db: postgres
 lock_store:
-  type: redis
+  type: connectors.lock_store.RedisLockStore
   url: 127.0.0.1
   port: 6379
   db: 0
