@@ -5,7 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -29,20 +29,23 @@ def _pending(factory: sessionmaker[Session]) -> list[OutboxItem]:
         )
 
 
-def _mark_sent(factory: sessionmaker[Session], item_id: int) -> None:
+def _mark_sent(factory: sessionmaker[Session], item_ids: list[int]) -> None:
+    if not item_ids:
+        return
     with factory() as session, session.begin():
-        item = session.get(OutboxItem, item_id)
-        if item is not None:
-            item.status = "sent"
-            item.sent_at = utcnow()
+        session.execute(
+            update(OutboxItem).where(OutboxItem.id.in_(item_ids)).values(status="sent", sent_at=utcnow())
+        )
 
 
-def _mark_attempt(factory: sessionmaker[Session], item_id: int) -> None:
+def _mark_attempt(factory: sessionmaker[Session], item_ids: list[int]) -> None:
     """Counted before sending: after a crash mid-send, the retry checks Rasa before sending again."""
+    if not item_ids:
+        return
     with factory() as session, session.begin():
-        item = session.get(OutboxItem, item_id)
-        if item is not None:
-            item.attempts += 1
+        session.execute(
+            update(OutboxItem).where(OutboxItem.id.in_(item_ids)).values(attempts=OutboxItem.attempts + 1)
+        )
 
 
 def _stamped(item: OutboxItem, event: dict[str, Any]) -> dict[str, Any]:
@@ -73,20 +76,22 @@ def _mark_failed(factory: sessionmaker[Session], item_id: int, error: str, ceili
 
 
 async def _deliver_one(
-    factory: sessionmaker[Session], rasa: RasaClient, item: OutboxItem, ceiling: float
+    factory: sessionmaker[Session], rasa: RasaClient, item: OutboxItem, ceiling: float, counted: bool
 ) -> bool:
-    """Sends one item; False when Rasa did not take it (it is retried later, after backoff)."""
+    """Sends one item; False when Rasa did not take it (it is retried later, after backoff).
+
+    `counted`: its attempt is in the database already (the pass counts first attempts together)."""
     try:
         if item.attempts and await rasa.has_outbox_item(item.conversation_id, item.id):
             log.info("outbox.already_delivered", item=item.id)
         else:
-            await run_in_threadpool(_mark_attempt, factory, item.id)
+            if not counted:
+                await run_in_threadpool(_mark_attempt, factory, [item.id])
             await _send(rasa, item)
     except RasaUnavailable as exc:
         log.warning("outbox.delivery_failed", item=item.id, attempts=item.attempts + 1, error=str(exc))
         await run_in_threadpool(_mark_failed, factory, item.id, str(exc), ceiling)
         return False
-    await run_in_threadpool(_mark_sent, factory, item.id)
     return True
 
 
@@ -99,20 +104,36 @@ async def deliver_due(
     of milliseconds, and one at a time capped the whole desk at a few deliveries per second); within a
     conversation items go one after the other, and the first that cannot go stops the rest, so that a
     later message never overtakes an earlier one.
+
+    The database hears of the pass in two statements, not two per item: the first attempts of the
+    conversations' first items, counted together before anything is sent, and every delivered item marked
+    sent at the end. A crash in between leaves those items pending with their attempt counted, so the
+    next pass asks Rasa whether each arrived before sending it again.
     """
     now = utcnow()
     conversations: dict[str, list[OutboxItem]] = {}
     for item in await run_in_threadpool(_pending, factory):
         conversations.setdefault(item.conversation_id, []).append(item)
+    first_tries = {
+        items[0].id
+        for items in conversations.values()
+        if items[0].next_attempt_at <= now and not items[0].attempts
+    }
+    await run_in_threadpool(_mark_attempt, factory, sorted(first_tries))
+    delivered: list[int] = []
     gate = asyncio.Semaphore(max(1, concurrency))
 
-    async def deliver_conversation(items: list[OutboxItem]) -> int:
-        delivered = 0
+    async def deliver_conversation(items: list[OutboxItem]) -> None:
         async with gate:
             for item in items:
-                if item.next_attempt_at > now or not await _deliver_one(factory, rasa, item, ceiling):
+                if item.next_attempt_at > now or not await _deliver_one(
+                    factory, rasa, item, ceiling, counted=item.id in first_tries
+                ):
                     break
-                delivered += 1
-        return delivered
+                delivered.append(item.id)
 
-    return sum(await asyncio.gather(*(deliver_conversation(items) for items in conversations.values())))
+    try:
+        await asyncio.gather(*(deliver_conversation(items) for items in conversations.values()))
+    finally:
+        await run_in_threadpool(_mark_sent, factory, delivered)
+    return len(delivered)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -58,8 +58,10 @@ class StandInRasa:
         return JSONResponse({"sender_id": request.path_params["cid"], "events": events})
 
 
-def _deliver(settings: Settings, rasa_url: str) -> int:
+def _deliver(settings: Settings, rasa_url: str, commits: list[str] | None = None) -> int:
     engine = make_engine(settings.sqlalchemy_url)
+    if commits is not None:
+        event.listen(engine, "commit", lambda _conn: commits.append("commit"))
 
     async def run() -> int:
         rasa = RasaClient(rasa_url, "rasa-secret", timeout=2)
@@ -179,3 +181,24 @@ def test_the_rasa_token_never_reaches_the_log(
         server.stop()
     assert rasa.received[0][1]["token"] == "rasa-secret"
     assert "rasa-secret" not in caplog.text
+
+
+def test_a_pass_writes_to_the_database_twice_however_many_replies_it_delivers(
+    client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory, settings: Settings
+) -> None:
+    for n in range(6):
+        handoff = handoff_factory.create(f"conv-pass-{n}")
+        base = f"/api/v1/handoffs/{handoff['id']}"
+        client.post(f"{base}/claim", headers=tokens.auth("l2"))
+        client.post(f"{base}/messages", json={"text": f"reply {n}"}, headers=tokens.auth("l2"))
+    rasa = StandInRasa()
+    server = ThreadedServer(rasa.app).start()
+    commits: list[str] = []
+    try:
+        assert _deliver(settings, server.url, commits) == 6
+    finally:
+        server.stop()
+    # First attempts counted together before sending, every delivered item marked sent together after.
+    assert len(commits) == 2
+    assert _statuses(settings) == [("sent", 1)] * 6
+    assert sorted(events[0]["text"] for _, _, events in rasa.received) == [f"reply {n}" for n in range(6)]
