@@ -21,32 +21,24 @@ from rasa.utils.endpoints import EndpointConfig
 POLL_SECONDS = 0.05
 
 
-class InMemoryLockStore(rasa_lock_store.InMemoryLockStore):
+class _LooksAgainSoon(rasa_lock_store.LockStore):
+    @asynccontextmanager
+    async def lock(
+        self,
+        conversation_id: str,
+        lock_lifetime: float = rasa_lock_store.LOCK_LIFETIME,
+        wait_time_in_seconds: float = POLL_SECONDS,
+    ) -> AsyncIterator[TicketLock]:
+        async with super().lock(conversation_id, lock_lifetime, wait_time_in_seconds) as held:
+            yield held
+
+
+class InMemoryLockStore(_LooksAgainSoon, rasa_lock_store.InMemoryLockStore):
     def __init__(self, endpoint_config: EndpointConfig | None = None) -> None:
         super().__init__()
 
-    @asynccontextmanager
-    async def lock(
-        self,
-        conversation_id: str,
-        lock_lifetime: float = rasa_lock_store.LOCK_LIFETIME,
-        wait_time_in_seconds: float = POLL_SECONDS,
-    ) -> AsyncIterator[TicketLock]:
-        async with super().lock(conversation_id, lock_lifetime, wait_time_in_seconds) as held:
-            yield held
 
-
-class RedisLockStore(rasa_lock_store.RedisLockStore):
+class RedisLockStore(_LooksAgainSoon, rasa_lock_store.RedisLockStore):
     def __init__(self, endpoint_config: EndpointConfig) -> None:
         # What Rasa passes its own redis lock store for `type: redis`.
         super().__init__(host=endpoint_config.url, **endpoint_config.kwargs)
-
-    @asynccontextmanager
-    async def lock(
-        self,
-        conversation_id: str,
-        lock_lifetime: float = rasa_lock_store.LOCK_LIFETIME,
-        wait_time_in_seconds: float = POLL_SECONDS,
-    ) -> AsyncIterator[TicketLock]:
-        async with super().lock(conversation_id, lock_lifetime, wait_time_in_seconds) as held:
-            yield held
