@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from handoff_api.core.config import Settings
 from handoff_api.core.db import make_engine
 from handoff_api.models import utcnow
-from handoff_api.services import broker, broker_amqp, lease, outbox, outbox_signal, sla
+from handoff_api.services import broker, broker_amqp, change_signals, lease, outbox, sla
 from handoff_api.services.rasa_client import RasaClient
 
 log = structlog.get_logger(__name__)
@@ -37,7 +37,7 @@ async def _leader_loop(
     wakeup: asyncio.Event | None = None,
 ) -> None:
     # The holder renews every third of the term; another worker asks at most once a second, not on every
-    # pass: it is woken on every queued reply (services/outbox_signal.py) and would otherwise ask each time.
+    # pass: it is woken on every queued reply (services/change_signals.py) and would otherwise ask each time.
     checked_at = -LEASE_SECONDS
     leader = False
     database_down = False
@@ -132,8 +132,8 @@ class BackgroundLoops:
             asyncio.create_task(_leader_loop(self._factory, "sla", 5.0, self._announce_breaches)),
         ]
         if self._settings.sqlalchemy_url.startswith("postgresql"):
-            dsn = outbox_signal.conninfo(self._settings.sqlalchemy_url)
-            self._tasks.append(asyncio.create_task(outbox_signal.listen(dsn, self._wakeup)))
+            dsn = change_signals.conninfo(self._settings.sqlalchemy_url)
+            self._tasks.append(asyncio.create_task(change_signals.listen(dsn, self._wakeup)))
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -5,7 +5,8 @@ Each stream reads the event log from the database, so a stream sees every worker
 or the broker consumer and the API of the same process), and for those waiting out the poll interval
 is pure latency: a session that inserted a handoff event marks itself (`mark`), and its commit wakes
 every stream of the process at once. Commits happen in worker threads, streams wait on the event loop:
-the wake-up crosses over with `call_soon_threadsafe`.
+the wake-up crosses over with `call_soon_threadsafe`. Other workers' events wake it too on PostgreSQL
+(`services/change_signals.py` calls `notify` on each notification).
 """
 
 import asyncio

@@ -25,7 +25,7 @@ from handoff_api.models import (
     utcnow,
 )
 from handoff_api.schemas import TIER_ORDER, HandoffCreate
-from handoff_api.services import events, outbox_signal, sla
+from handoff_api.services import events, sla
 
 # The tables, for the statements the busiest writes run without ORM objects.
 HANDOFFS = cast(Table, Handoff.__table__)
@@ -438,7 +438,6 @@ def _write_agent_message(
         _INSERT_OUTBOX,
         {"handoff_id": handoff.id, "conversation_id": handoff.conversation_id, "events": outbox_events},
     )
-    outbox_signal.announce(session)
     events.insert_now(
         session, handoff.id, handoff.tier, "message.agent", events.actor_name(agent), message_id=message_id
     )
@@ -517,7 +516,6 @@ def resolve(session: Session, handoff: Handoff, agent: User, resolution: str, re
                 ],
             )
         )
-        outbox_signal.announce(session)
     events.record(session, handoff, "handoff.resolved", events.actor_name(agent), return_to_bot=return_to_bot)
     return handoff
 

@@ -1,7 +1,8 @@
 """Server-sent events for the caller's queues, resumable with Last-Event-ID.
 
-A stream reads the event log: at once when its own worker commits an event (services/feed_signal.py),
-else every POLL_SECONDS, which is how events written by other workers and instances arrive.
+A stream reads the event log: at once when its own worker commits an event (services/feed_signal.py) or,
+on PostgreSQL, when any worker does (services/change_signals.py); else every POLL_SECONDS, which is how
+events written by other workers arrive on SQLite or while the notifications are away.
 """
 
 import asyncio

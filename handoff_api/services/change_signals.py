@@ -1,0 +1,58 @@
+"""Wakes this worker when any worker commits an outbox item or a handoff event (PostgreSQL LISTEN).
+
+A worker wakes its own outbox deliverer and event streams directly when it commits (`outbox_wakeup`,
+services/feed_signal.py). What another worker commits it used to see only by polling: the outbox
+deliverer (one worker, under a lease) found another worker's reply on its next pass, up to half a
+second later, and an agent's event stream found the broker consumer's events (customers' lines) on its
+next read, up to 0.1 s later. On PostgreSQL, triggers send a notification when such a transaction
+commits (migration 0006) and every worker LISTENs here. SQLite serves one worker: nothing to hear.
+"""
+
+import asyncio
+
+import psycopg
+import structlog
+from sqlalchemy import make_url
+
+from handoff_api.services.feed_signal import feed_signal
+
+log = structlog.get_logger(__name__)
+OUTBOX_CHANNEL = "helpdesk_outbox"
+EVENTS_CHANNEL = "helpdesk_events"
+RETRY_SECONDS = 2.0
+
+
+def conninfo(sqlalchemy_url: str) -> str:
+    """psycopg's connection string for SQLAlchemy's `postgresql+psycopg://...` URL."""
+    return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _wake(channel: str, outbox_wakeup: asyncio.Event) -> None:
+    if channel == OUTBOX_CHANNEL:
+        outbox_wakeup.set()
+    else:
+        feed_signal.notify()
+
+
+async def listen(dsn: str, outbox_wakeup: asyncio.Event, retry_seconds: float = RETRY_SECONDS) -> None:
+    """Wakes the deliverer and the streams on every notification, until cancelled; reconnects while the
+    database is away."""
+    down = False
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(dsn, autocommit=True, connect_timeout=5) as conn:
+                for channel in (OUTBOX_CHANNEL, EVENTS_CHANNEL):
+                    await conn.execute(f"LISTEN {channel}")
+                if down:
+                    log.info("change_signals.listening_again")
+                    down = False
+                # Whatever was committed while nobody listened.
+                for channel in (OUTBOX_CHANNEL, EVENTS_CHANNEL):
+                    _wake(channel, outbox_wakeup)
+                async for notification in conn.notifies():
+                    _wake(notification.channel, outbox_wakeup)
+        except psycopg.Error as exc:
+            if not down:
+                log.warning("change_signals.listen_failed", error=str(exc)[:200])
+            down = True
+        await asyncio.sleep(retry_seconds)
