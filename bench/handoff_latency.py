@@ -155,20 +155,23 @@ def event_time(event: dict[str, Any]) -> float:
 class Desk:
     """Where one topology's bench talks: Rasa, the service, its users' tokens, its processes."""
 
-    rasa_url: str
-    helpdesk_url: str
-    tokens: dict[str, str]
-    processes: dict[str, Process]
     # Behind a load balancer customers and agents' requests land on any instance: handoff n's customer
     # talks to rasa_urls[n % len], its reply goes through helpdesk_urls[n % len].
-    rasa_urls: tuple[str, ...] = ()
-    helpdesk_urls: tuple[str, ...] = ()
+    rasa_urls: tuple[str, ...]
+    helpdesk_urls: tuple[str, ...]
+    tokens: dict[str, str]
+    processes: dict[str, Process]
+
+    @property
+    def rasa_url(self) -> str:
+        return self.rasa_urls[0]
+
+    @property
+    def helpdesk_url(self) -> str:
+        return self.helpdesk_urls[0]
 
     def rasa_for(self, n: int) -> str:
-        return self.rasa_urls[n % len(self.rasa_urls)] if self.rasa_urls else self.rasa_url
-
-    def helpdesk_for(self, n: int) -> str:
-        return self.helpdesk_urls[n % len(self.helpdesk_urls)] if self.helpdesk_urls else self.helpdesk_url
+        return self.rasa_urls[n % len(self.rasa_urls)]
 
 
 async def socket_bot_turn(rasa_url: str) -> float:
@@ -258,10 +261,7 @@ async def measure(
     samples: dict[str, list[float]] = {k: [] for k in (*PATHS, *HOPS, *CONTEXT, *BASELINES)}
     failed = 0
     auth = {"Authorization": f"Bearer {stack.tokens['alice']}"}
-    agents = [
-        httpx.AsyncClient(base_url=url, headers=auth, timeout=30)
-        for url in (stack.helpdesk_urls or (stack.helpdesk_url,))
-    ]
+    agents = [httpx.AsyncClient(base_url=url, headers=auth, timeout=30) for url in stack.helpdesk_urls]
     agent = agents[0]
     # Online, as the console makes its agent: the bot then pauses at the handoff (with nobody online it
     # first offers an e-mail follow-up and waits for the answer).
@@ -303,7 +303,7 @@ def started(topology: str, model: Path, scratch: Path) -> Iterator[tuple[Desk, d
         stack = BenchStack(data_dir=scratch / topology, model=model, extra_env=lifted)
         try:
             stack.start()
-            desk = Desk(stack.rasa_url, stack.helpdesk_url, stack.tokens, stack.processes)
+            desk = Desk((stack.rasa_url,), (stack.helpdesk_url,), stack.tokens, stack.processes)
             ready = dict(stack.ready_seconds)
             print(f"{topology}: ready in {time.monotonic() - began:.1f} s {ready}", flush=True)
             yield desk, ready
@@ -313,14 +313,7 @@ def started(topology: str, model: Path, scratch: Path) -> Iterator[tuple[Desk, d
     cluster = Cluster(data_dir=scratch / topology, model=model, instances=2, extra_env=lifted)
     try:
         cluster.start()
-        desk = Desk(
-            cluster.rasa_urls[0],
-            cluster.helpdesk_urls[0],
-            cluster.tokens,
-            cluster.processes,
-            tuple(cluster.rasa_urls),
-            tuple(cluster.helpdesk_urls),
-        )
+        desk = Desk(tuple(cluster.rasa_urls), tuple(cluster.helpdesk_urls), cluster.tokens, cluster.processes)
         ready = {"together": round(time.monotonic() - began, 2)}
         print(f"{topology}: ready in {ready['together']} s", flush=True)
         yield desk, ready
