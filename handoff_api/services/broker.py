@@ -8,6 +8,8 @@ neither loses nor repeats a message; a conditional cursor update makes two worke
 """
 
 import json
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,14 +26,23 @@ from handoff_api.services import handoffs
 log = structlog.get_logger(__name__)
 CURSOR_NAME = "rasa_sql_broker"
 BATCH = 500
+# Until Rasa has created its table (its first start) the table is looked for this often, not on every poll:
+# looking for a missing table (reflection) costs a few milliseconds of CPU, ten times a second.
+TABLE_LOOK_AGAIN_SECONDS = 1.0
 
 
 class SqlBrokerSource:
     """Reads Rasa's SQL event broker table."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.monotonic) -> None:
         self._engine = engine
+        self._clock = clock
         self._table: Table | None = None
+        self._look_again_at = 0.0
+
+    def waiting_for_table(self) -> bool:
+        """The table was missing (or the database away) less than TABLE_LOOK_AGAIN_SECONDS ago."""
+        return self._table is None and self._clock() < self._look_again_at
 
     def rows_after(self, position: int, limit: int = BATCH) -> list[tuple[int, str, str]]:
         try:
@@ -49,6 +60,7 @@ class SqlBrokerSource:
         except (NoSuchTableError, OperationalError, ProgrammingError) as exc:
             # Rasa creates the table on its first start; until then there is nothing to read.
             self._table = None
+            self._look_again_at = self._clock() + TABLE_LOOK_AGAIN_SECONDS
             log.debug("broker.not_ready", error=str(exc))
             return []
 
@@ -120,6 +132,8 @@ class _LostRace(Exception):
 
 def consume_once(factory: sessionmaker[Session], source: SqlBrokerSource, reopen_days: int = 7) -> int:
     """One batch; returns how many transcript lines were appended."""
+    if source.waiting_for_table():
+        return 0
     try:
         return _consume_batch(factory, source, reopen_days)
     except _LostRace:

@@ -1,12 +1,13 @@
 """The broker consumer against a real SQLite table shaped like Rasa's SQL event broker."""
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, create_engine, insert
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, create_engine, event, insert
 
 from handoff_api.core.config import Settings
 from handoff_api.core.db import make_engine, make_session_factory
@@ -140,6 +141,45 @@ def test_messages_after_resolution_are_not_appended(
 
 def test_no_broker_table_yet_is_not_an_error(settings: Settings) -> None:
     assert _consume(settings) == 0
+
+
+def test_a_missing_broker_table_is_looked_for_once_a_second_not_on_every_poll(
+    settings: Settings, handoff_factory: HandoffFactory
+) -> None:
+    handoff_factory.create("conv-early")
+    engine = make_engine(settings.sqlalchemy_url)
+    events_engine = make_engine(settings.events_db_url, write_transactions=False)
+    statements = {"helpdesk": 0, "broker": 0}
+
+    def count(name: str) -> Callable[..., None]:
+        def counted(*_args: object) -> None:
+            statements[name] += 1
+
+        return counted
+
+    event.listen(engine, "before_cursor_execute", count("helpdesk"))
+    event.listen(events_engine, "before_cursor_execute", count("broker"))
+    now = [1000.0]
+    source = SqlBrokerSource(events_engine, clock=lambda: now[0])
+    factory = make_session_factory(engine)
+    try:
+        assert consume_once(factory, source) == 0
+        looked = statements["broker"]
+        assert looked > 0
+        statements["helpdesk"] = 0
+        for _ in range(9):  # the next second of 0.1 s polls
+            now[0] += 0.1
+            assert consume_once(factory, source) == 0
+        assert statements == {"helpdesk": 0, "broker": looked}
+
+        # Rasa starts and publishes: the next look finds the table and the line.
+        broker = RasaBroker(settings.helpdesk_data_dir / "rasa_events.db")
+        broker.publish("conv-early", {"event": "user", "text": "still there?", "timestamp": CUTOFF + 1})
+        now[0] += 0.2
+        assert consume_once(factory, source) == 1
+    finally:
+        engine.dispose()
+        events_engine.dispose()
 
 
 def test_secrets_typed_while_an_engineer_holds_the_chat_are_masked(
