@@ -35,21 +35,24 @@ async def _leader_loop(
     interval: float,
     step: Callable[[], Awaitable[int]],
     wakeup: asyncio.Event | None = None,
+    holder: str = WORKER_ID,
 ) -> None:
-    # The holder renews every third of the term; another worker asks at most once a second, not on every
-    # pass: it is woken on every queued reply (services/change_signals.py) and would otherwise ask each time.
+    # The holder renews every third of the term, between passes, also while passes follow one another
+    # without a pause (a busy outbox): a lease that lapses mid-streak lets a second worker deliver the same
+    # items. Another worker asks at most once a second, not on every pass: it is woken on every queued
+    # reply (services/change_signals.py) and would otherwise ask each time.
     checked_at = -LEASE_SECONDS
     leader = False
     database_down = False
     loop = asyncio.get_running_loop()
     while True:
+        busy = False
         try:
             if loop.time() - checked_at > (LEASE_SECONDS / 3 if leader else LEASE_ASK_SECONDS):
-                leader = await run_in_threadpool(lease.acquire, factory, name, WORKER_ID, LEASE_SECONDS)
+                leader = await run_in_threadpool(lease.acquire, factory, name, holder, LEASE_SECONDS)
                 checked_at = loop.time()
             if leader:
-                while await step():
-                    pass
+                busy = bool(await step())  # work was done: more may be waiting, the next pass at once
             if database_down:
                 log.info("background.database_back", loop=name)
                 database_down = False
@@ -65,6 +68,9 @@ async def _leader_loop(
             log.exception("background.step_failed", loop=name)
         if database_down:
             await asyncio.sleep(max(interval, DATABASE_DOWN_RETRY_SECONDS))
+            continue
+        if busy:
+            await asyncio.sleep(0)  # the pass may not have awaited anything: let the event loop breathe
             continue
         if wakeup is None:
             await asyncio.sleep(interval)

@@ -1,6 +1,8 @@
-"""The background loops while the database is away: one warning, no tracebacks, one line when it is back."""
+"""The background loops: who holds the lease, and the database away (one warning, no tracebacks, one line when
+it is back)."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -8,6 +10,8 @@ import structlog
 from sqlalchemy.exc import OperationalError
 
 from handoff_api import background
+from handoff_api.core.config import Settings
+from handoff_api.core.db import make_engine, make_session_factory
 
 
 def test_an_outage_is_logged_once_and_the_recovery_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,3 +67,39 @@ def test_a_worker_without_the_lease_asks_for_it_once_a_second_however_often_it_i
     monkeypatch.setattr(background.lease, "acquire", acquire)
     asyncio.run(woken_for_every_reply())
     assert asked == 1
+
+
+def test_a_holder_busy_pass_after_pass_keeps_its_lease(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy outbox runs passes back to back; the holder must renew meanwhile, or the lease lapses and a
+    second worker delivers the same items alongside it."""
+    monkeypatch.setattr(background, "LEASE_SECONDS", 0.3)
+    monkeypatch.setattr(background, "LEASE_ASK_SECONDS", 0.05)
+    engine = make_engine(settings.sqlalchemy_url)
+    factory = make_session_factory(engine)
+    passes = {"a": 0, "b": 0}
+
+    def worker(holder: str) -> Callable[[], Awaitable[int]]:
+        async def step() -> int:
+            passes[holder] += 1
+            await asyncio.sleep(0.01)
+            return 1  # always more to deliver
+
+        return step
+
+    async def compete() -> None:
+        a = asyncio.create_task(background._leader_loop(factory, "outbox", 0.05, worker("a"), holder="a"))
+        await asyncio.sleep(0.15)  # a holds the lease
+        b = asyncio.create_task(background._leader_loop(factory, "outbox", 0.05, worker("b"), holder="b"))
+        await asyncio.sleep(1.2)  # four lease terms
+        for task in (a, b):
+            task.cancel()
+        await asyncio.gather(a, b, return_exceptions=True)
+
+    try:
+        asyncio.run(compete())
+    finally:
+        engine.dispose()
+    assert passes["b"] == 0
+    assert passes["a"] > 40
