@@ -1,9 +1,9 @@
 """What the benchmarks share: the machine's description, percentiles, process memory, the stock bot.
 
-Every bench writes one JSON file with `date`, `machine` (CPU model, cores, RAM, load averages at the
-start and the end of the run) and its raw numbers; `bench/report.py` turns them into REPORT.md and
-the plots. Quick mode (`--quick` or BENCH_QUICK=1) runs small sizes and, unless an output is named,
-writes under $HELPDESK_DATA_DIR/bench/results-quick/ so that it never overwrites the committed figures.
+Every bench writes one JSON file with `date`, `machine` (CPU model, cores, a Python speed reference, RAM,
+load averages at the start and the end of the run) and its raw numbers; `bench/report.py` turns them into
+REPORT.md and the plots. Quick mode (`--quick` or BENCH_QUICK=1) runs small sizes and, unless an output is
+named, writes under $HELPDESK_DATA_DIR/bench/results-quick/ so that it never overwrites the committed figures.
 """
 
 from __future__ import annotations
@@ -82,11 +82,35 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def python_reference_ms() -> float:
+    """How fast one core runs Python here: the best of five runs of a fixed pure-Python loop, in ms.
+
+    Machines sold under one CPU name ("AMD EPYC") differ up to threefold per core; figures taken on two
+    machines compare only through this (a run on a machine twice as slow reads about half the writes/s).
+    """
+
+    def work() -> int:
+        total = 0
+        table: dict[int, int] = {}
+        for i in range(200_000):
+            total += i % 7
+            table[i & 1023] = total
+        return total
+
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - start)
+    return round(best * 1000, 1)
+
+
 def machine_info(load_at_start: list[float] | None = None) -> dict[str, Any]:
     """The machine, with the 1/5/15-minute load averages at the start of the run and now (its end)."""
     return {
         "cpu_model": _cpu_model(),
         "cores": os.cpu_count(),
+        "python_reference_ms": python_reference_ms(),
         "ram_gib": _ram_gib(),
         "system": platform.platform(),
         "python": platform.python_version(),

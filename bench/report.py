@@ -110,7 +110,9 @@ def machine_text(machine: dict[str, Any]) -> str:
     cpu = machine.get("cpu_model") or "CPU model not recorded"
     cores = machine.get("cores") or machine.get("cpus") or "?"
     ram = f"{machine['ram_gib']} GiB RAM" if machine.get("ram_gib") else "RAM not recorded"
-    return f"{cpu}, {cores} cores, {ram}"
+    speed = machine.get("python_reference_ms")
+    pace = f", Python reference loop {speed} ms" if speed else ""
+    return f"{cpu}, {cores} cores, {ram}{pace}"
 
 
 def date_of(data: dict[str, Any]) -> str:

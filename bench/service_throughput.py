@@ -7,8 +7,8 @@ Run:  .venv/bin/python bench/service_throughput.py [--count 2000] [--clients 16]
 For each backend the bench makes a scratch database (a temporary SQLite file; a database
 `helpdesk_bench_<random>` on PostgreSQL at 127.0.0.1:5432, user postgres, dropped afterwards), migrates
 it, creates a bot and one L2 agent per client (capacity raised so that capacity never refuses a claim),
-starts a real `uvicorn handoff_api.asgi:app` on a free loopback port with `--workers` (default: one per
-core), and drives it with `--clients` concurrent HTTP/1.1 keep-alive clients, in three phases:
+starts the service as production does (`helpdesk serve`) on a free loopback port with `--workers` (default:
+one per core), and drives it with `--clients` concurrent HTTP/1.1 keep-alive clients, in three phases:
 
 * create:  `POST /api/v1/handoffs` (bot token), each with a new conversation id and a 3-line transcript;
 * claim:   `POST /api/v1/handoffs/{id}/claim`, each client claiming its own share of the handoffs;
@@ -23,8 +23,8 @@ in the stand-in Rasa (from /proc; Linux only). A record with phase `all` per bac
 handoff writes/s (every write of the three phases over their summed wall time).
 
 Output (`--out`, default bench/results/service_throughput.json):
-  {"benchmark", "date", "machine": {cpu_model, cores, ram_gib, system, python, load_average_start,
-   load_average_end}, "settings", "target", "handoff_writes_per_s": {backend: n},
+  {"benchmark", "date", "machine": {cpu_model, cores, python_reference_ms, ram_gib, system, python,
+   load_average_start, load_average_end}, "settings", "target", "handoff_writes_per_s": {backend: n},
    "results": [{"backend", "phase", "requests", "failed", "seconds", "throughput_per_s", "p50_ms",
                 "p95_ms", "max_ms", "cpu_ms_per_request": {"service", "database", "clients",
                 "stand_in_rasa"}, "load_average_1m"}, ...]}
@@ -69,6 +69,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import python_reference_ms  # noqa: E402
 from handoff_api.core.db import make_engine, make_session_factory, transaction  # noqa: E402
 from handoff_api.core.migrate import upgrade  # noqa: E402
 from handoff_api.models import User  # noqa: E402
@@ -120,6 +121,7 @@ def machine_info(load_at_start: list[float]) -> dict[str, Any]:
     return {
         "cpu_model": model,
         "cores": os.cpu_count(),
+        "python_reference_ms": python_reference_ms(),
         "ram_gib": ram,
         "system": platform.platform(),
         "python": platform.python_version(),
@@ -275,8 +277,9 @@ def start_server(
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
     }
-    command = [sys.executable, "-m", "uvicorn", "handoff_api.asgi:app", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    # What production runs (Procfile, docker-compose.yml): the CLI, which gives each worker its own socket.
+    command = [str(Path(sys.executable).parent / "helpdesk"), "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", str(workers)]
     log = (data_dir / "server.log").open("wb")
     server = subprocess.Popen(command, cwd=data_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

@@ -47,13 +47,12 @@ def serve(
     ] = 1,
 ) -> None:
     """Start the service (migrates the database first)."""
-    import uvicorn
-
     from handoff_api.core.migrate import upgrade
+    from handoff_api.core.serving import serve as serve_workers
 
     settings = get_settings()
     upgrade(settings.sqlalchemy_url)
-    uvicorn.run(
+    serve_workers(
         "handoff_api.asgi:app",
         host=host or settings.helpdesk_host,
         port=port or settings.helpdesk_port,
