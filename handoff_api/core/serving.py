@@ -5,10 +5,13 @@ waiting (asyncio accepts up to the backlog per wake-up). A burst of clients (a d
 reconnecting after a restart, a load test) lands on one worker while the others idle, and the service runs
 at one core's speed: in the throughput bench all 16 clients' connections sat on one of two workers. With
 SO_REUSEPORT every worker listens on its own socket bound to the same port, and the kernel spreads new
-connections across them. Where the option is missing (not Linux), the shared socket stays.
+connections across them (on Linux; BSD and macOS give every connection to one of the sockets, so there the
+shared socket stays). A worker that dies drops the connections still waiting in its queue (they are reset);
+its replacement joins the group.
 """
 
 import socket
+import sys
 from typing import Any
 
 import uvicorn
@@ -35,7 +38,7 @@ class OwnSocketWorker(multiprocess.Process):
 
 def serve(app: str, **options: Any) -> None:
     """`uvicorn.run(app, **options)`, with a socket per worker where the system allows it."""
-    if options.get("workers", 1) <= 1 or not hasattr(socket, "SO_REUSEPORT"):
+    if options.get("workers", 1) <= 1 or not sys.platform.startswith("linux"):
         uvicorn.run(app, **options)
         return
     config = uvicorn.Config(app, **options)
