@@ -29,6 +29,25 @@ DATABASE_DOWN_RETRY_SECONDS = 2.0
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
+async def _while_renewing(step: Callable[[], Awaitable[int]], renew: Callable[[], Awaitable[bool]]) -> int:
+    """One pass, the lease renewed every third of its term while the pass lasts: a pass waiting on a slow
+    Rasa (a 10 s timeout per call, eight conversations at a time) can outlast the term, and another worker
+    would deliver the same items alongside. A lease lost all the same cancels the pass."""
+    task = asyncio.ensure_future(step())
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=LEASE_SECONDS / 3)
+            if done:
+                return task.result()
+            if not await renew():
+                log.warning("background.lease_lost", pass_cancelled=True)
+                return 0
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
 async def _leader_loop(
     factory: sessionmaker[Session],
     name: str,
@@ -37,22 +56,29 @@ async def _leader_loop(
     wakeup: asyncio.Event | None = None,
     holder: str = WORKER_ID,
 ) -> None:
-    # The holder renews every third of the term, between passes, also while passes follow one another
-    # without a pause (a busy outbox): a lease that lapses mid-streak lets a second worker deliver the same
-    # items. Another worker asks at most once a second, not on every pass: it is woken on every queued
-    # reply (services/change_signals.py) and would otherwise ask each time.
+    # The holder renews every third of the term: between passes, while passes follow one another without
+    # a pause (a busy outbox), and during a long pass; a lease that lapses lets a second worker deliver the
+    # same items. Another worker asks at most once a second, not on every pass: it is woken on every
+    # queued reply (services/change_signals.py) and would otherwise ask each time.
     checked_at = -LEASE_SECONDS
     leader = False
     database_down = False
     loop = asyncio.get_running_loop()
+
+    async def renew() -> bool:
+        nonlocal checked_at, leader
+        leader = await run_in_threadpool(lease.acquire, factory, name, holder, LEASE_SECONDS)
+        checked_at = loop.time()
+        return leader
+
     while True:
         busy = False
         try:
             if loop.time() - checked_at > (LEASE_SECONDS / 3 if leader else LEASE_ASK_SECONDS):
-                leader = await run_in_threadpool(lease.acquire, factory, name, holder, LEASE_SECONDS)
-                checked_at = loop.time()
+                await renew()
             if leader:
-                busy = bool(await step())  # work was done: more may be waiting, the next pass at once
+                # work was done: more may be waiting, the next pass at once
+                busy = bool(await _while_renewing(step, renew))
             if database_down:
                 log.info("background.database_back", loop=name)
                 database_down = False

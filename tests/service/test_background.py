@@ -103,3 +103,64 @@ def test_a_holder_busy_pass_after_pass_keeps_its_lease(
         engine.dispose()
     assert passes["b"] == 0
     assert passes["a"] > 40
+
+
+def test_a_holder_keeps_its_lease_through_a_pass_longer_than_the_term(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass waiting on a slow Rasa outlasts the lease's term; the holder renews meanwhile."""
+    monkeypatch.setattr(background, "LEASE_SECONDS", 0.3)
+    monkeypatch.setattr(background, "LEASE_ASK_SECONDS", 0.05)
+    engine = make_engine(settings.sqlalchemy_url)
+    factory = make_session_factory(engine)
+    passes = {"a": 0, "b": 0}
+
+    def worker(holder: str, seconds: float) -> Callable[[], Awaitable[int]]:
+        async def step() -> int:
+            passes[holder] += 1
+            await asyncio.sleep(seconds)
+            return 0
+
+        return step
+
+    async def compete() -> None:
+        a = asyncio.create_task(background._leader_loop(factory, "outbox", 5, worker("a", 1.2), holder="a"))
+        await asyncio.sleep(0.15)  # a holds the lease and is in its four-term pass
+        b = asyncio.create_task(background._leader_loop(factory, "outbox", 0.05, worker("b", 0), holder="b"))
+        await asyncio.sleep(1.0)
+        for task in (a, b):
+            task.cancel()
+        await asyncio.gather(a, b, return_exceptions=True)
+
+    try:
+        asyncio.run(compete())
+    finally:
+        engine.dispose()
+    assert passes == {"a": 1, "b": 0}
+
+
+def test_a_holder_that_lost_its_lease_mid_pass_stops_the_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(background, "LEASE_SECONDS", 0.3)
+    answers = iter([True, False])  # taken, then lost at the first renewal (the database said so)
+    finished = False
+
+    def acquire(*_args: Any) -> bool:
+        return next(answers, False)
+
+    async def step() -> int:
+        nonlocal finished
+        await asyncio.sleep(1.0)
+        finished = True
+        return 0
+
+    async def run() -> None:
+        loop = asyncio.create_task(background._leader_loop(None, "outbox", 5, step))  # type: ignore[arg-type]
+        await asyncio.sleep(1.3)
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+
+    monkeypatch.setattr(background.lease, "acquire", acquire)
+    with structlog.testing.capture_logs() as logs:
+        asyncio.run(run())
+    assert not finished
+    assert [entry["event"] for entry in logs] == ["background.lease_lost"]
