@@ -29,7 +29,9 @@ DATABASE_DOWN_RETRY_SECONDS = 2.0
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
-async def _while_renewing(step: Callable[[], Awaitable[int]], renew: Callable[[], Awaitable[bool]]) -> int:
+async def _while_renewing(
+    name: str, step: Callable[[], Awaitable[int]], renew: Callable[[], Awaitable[bool]]
+) -> int:
     """One pass, the lease renewed every third of its term while the pass lasts: a pass waiting on a slow
     Rasa (a 10 s timeout per call, eight conversations at a time) can outlast the term, and another worker
     would deliver the same items alongside. A lease lost all the same cancels the pass."""
@@ -40,7 +42,7 @@ async def _while_renewing(step: Callable[[], Awaitable[int]], renew: Callable[[]
             if done:
                 return task.result()
             if not await renew():
-                log.warning("background.lease_lost", pass_cancelled=True)
+                log.warning("background.lease_lost", loop=name, pass_cancelled=True)
                 return 0
     finally:
         if not task.done():
@@ -78,7 +80,7 @@ async def _leader_loop(
                 await renew()
             if leader:
                 # work was done: more may be waiting, the next pass at once
-                busy = bool(await _while_renewing(step, renew))
+                busy = bool(await _while_renewing(name, step, renew))
             if database_down:
                 log.info("background.database_back", loop=name)
                 database_down = False
