@@ -81,6 +81,40 @@ def _dispose_when_returned(engine: Engine) -> None:
     engine.dispose()
 
 
+Step = Callable[[], Awaitable[int]]
+
+
+def _counted(passes: dict[str, int], holder: str, seconds: float, found: int) -> Step:
+    """A pass that takes `seconds` and reports `found` items done (non-zero: more may be waiting)."""
+
+    async def step() -> int:
+        passes[holder] += 1
+        await asyncio.sleep(seconds)
+        return found
+
+    return step
+
+
+def _compete(settings: Settings, a: Step, a_interval: float, b: Step, seconds: float) -> None:
+    """Worker a takes the outbox lease, 0.15 s later worker b asks for it too; `seconds` later both stop."""
+    engine = make_engine(settings.sqlalchemy_url)
+    factory = make_session_factory(engine)
+
+    async def run() -> None:
+        first = asyncio.create_task(background._leader_loop(factory, "outbox", a_interval, a, holder="a"))
+        await asyncio.sleep(0.15)
+        second = asyncio.create_task(background._leader_loop(factory, "outbox", 0.05, b, holder="b"))
+        await asyncio.sleep(seconds)
+        for task in (first, second):
+            task.cancel()
+        await asyncio.gather(first, second, return_exceptions=True)
+
+    try:
+        asyncio.run(run())
+    finally:
+        _dispose_when_returned(engine)
+
+
 def test_a_holder_busy_pass_after_pass_keeps_its_lease(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -88,31 +122,9 @@ def test_a_holder_busy_pass_after_pass_keeps_its_lease(
     second worker delivers the same items alongside it."""
     monkeypatch.setattr(background, "LEASE_SECONDS", 0.3)
     monkeypatch.setattr(background, "LEASE_ASK_SECONDS", 0.05)
-    engine = make_engine(settings.sqlalchemy_url)
-    factory = make_session_factory(engine)
     passes = {"a": 0, "b": 0}
-
-    def worker(holder: str) -> Callable[[], Awaitable[int]]:
-        async def step() -> int:
-            passes[holder] += 1
-            await asyncio.sleep(0.01)
-            return 1  # always more to deliver
-
-        return step
-
-    async def compete() -> None:
-        a = asyncio.create_task(background._leader_loop(factory, "outbox", 0.05, worker("a"), holder="a"))
-        await asyncio.sleep(0.15)  # a holds the lease
-        b = asyncio.create_task(background._leader_loop(factory, "outbox", 0.05, worker("b"), holder="b"))
-        await asyncio.sleep(1.2)  # four lease terms
-        for task in (a, b):
-            task.cancel()
-        await asyncio.gather(a, b, return_exceptions=True)
-
-    try:
-        asyncio.run(compete())
-    finally:
-        _dispose_when_returned(engine)
+    # a always finds more to deliver; b asks for the lease for four of its terms
+    _compete(settings, _counted(passes, "a", 0.01, 1), 0.05, _counted(passes, "b", 0.01, 1), 1.2)
     assert passes["b"] == 0
     assert passes["a"] > 40
 
@@ -123,31 +135,9 @@ def test_a_holder_keeps_its_lease_through_a_pass_longer_than_the_term(
     """A pass waiting on a slow Rasa outlasts the lease's term; the holder renews meanwhile."""
     monkeypatch.setattr(background, "LEASE_SECONDS", 0.3)
     monkeypatch.setattr(background, "LEASE_ASK_SECONDS", 0.05)
-    engine = make_engine(settings.sqlalchemy_url)
-    factory = make_session_factory(engine)
     passes = {"a": 0, "b": 0}
-
-    def worker(holder: str, seconds: float) -> Callable[[], Awaitable[int]]:
-        async def step() -> int:
-            passes[holder] += 1
-            await asyncio.sleep(seconds)
-            return 0
-
-        return step
-
-    async def compete() -> None:
-        a = asyncio.create_task(background._leader_loop(factory, "outbox", 5, worker("a", 1.2), holder="a"))
-        await asyncio.sleep(0.15)  # a holds the lease and is in its four-term pass
-        b = asyncio.create_task(background._leader_loop(factory, "outbox", 0.05, worker("b", 0), holder="b"))
-        await asyncio.sleep(1.0)
-        for task in (a, b):
-            task.cancel()
-        await asyncio.gather(a, b, return_exceptions=True)
-
-    try:
-        asyncio.run(compete())
-    finally:
-        _dispose_when_returned(engine)
+    # a's one pass lasts four terms; b asks all along
+    _compete(settings, _counted(passes, "a", 1.2, 0), 5, _counted(passes, "b", 0, 0), 1.0)
     assert passes == {"a": 1, "b": 0}
 
 
