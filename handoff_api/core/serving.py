@@ -44,7 +44,10 @@ def serve(app: str, **options: Any) -> None:
     config = uvicorn.Config(app, **options)
     # The supervisor keeps this one bound (the port stays the service's while workers restart); it never
     # listens, so the kernel hands it no connection.
-    reserved = reuse_port_socket(config.host, config.port)
+    try:
+        reserved = reuse_port_socket(config.host, config.port)
+    except OSError as exc:  # what uvicorn says too, without the traceback
+        raise SystemExit(f"cannot listen on {config.host}:{config.port}: {exc.strerror}") from exc
     # uvicorn's supervisor makes its workers from this module-level name, at start and on every restart.
     multiprocess.Process = OwnSocketWorker  # type: ignore[misc]
     multiprocess.Multiprocess(config, sockets=[reserved]).run()

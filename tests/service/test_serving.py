@@ -60,20 +60,24 @@ def _socket_inodes(pid: int) -> set[str]:
     return inodes
 
 
-@pytest.fixture
-def two_workers(tmp_path: Path) -> Iterator[tuple[int, int]]:
-    """The service with two workers on a free port: (port, supervisor pid)."""
-    seed = tmp_path / "no-articles"
-    seed.mkdir()
+def _service_env(data_dir: Path) -> dict[str, str]:
+    seed = data_dir / "no-articles"
+    seed.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HELPDESK_", "RASA_", "DATABASE_URL"))}
-    env |= {
-        "HELPDESK_DATA_DIR": str(tmp_path),
+    return env | {
+        "HELPDESK_DATA_DIR": str(data_dir),
         "HELPDESK_SECRET_KEY": "serving-test-secret",
         "HELPDESK_KB_SEED_DIR": str(seed),
         "HELPDESK_KB_WARM_START": "false",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
     }
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path) -> Iterator[tuple[int, int]]:
+    """The service with two workers on a free port: (port, supervisor pid)."""
+    env = _service_env(tmp_path)
     port = _free_port()
     log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen(
@@ -135,3 +139,20 @@ def test_connections_waiting_for_busy_workers_are_spread_over_them(two_workers: 
     # Spread by the kernel's hash of each connection: fewer than 5 on either of two workers happens once
     # in 50,000 runs.
     assert min(held.values()) >= 5, held
+
+
+def test_a_port_in_use_is_said_plainly(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [str(HELPDESK), "serve", "--workers", "2", "--port", str(port)],
+            env=_service_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
+    assert "Traceback" not in done.stderr
