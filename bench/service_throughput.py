@@ -1,14 +1,17 @@
 """Throughput and latency of the helpdesk service's writes: create, claim, message; SQLite vs PostgreSQL.
 
 Run:  .venv/bin/python bench/service_throughput.py [--count 2000] [--clients 16] [--workers CORES]
-          [--backends sqlite,postgresql] [--seconds 60] [--client aiohttp|httpx]
+          [--backends sqlite,postgresql,postgresql-shared-socket] [--seconds 60] [--client aiohttp|httpx]
           [--rasa stand-in|absent] [--out FILE]
 
 For each backend the bench makes a scratch database (a temporary SQLite file; a database
 `helpdesk_bench_<random>` on PostgreSQL at 127.0.0.1:5432, user postgres, dropped afterwards), migrates
 it, creates a bot and one L2 agent per client (capacity raised so that capacity never refuses a claim),
 starts the service as production does (`helpdesk serve`) on a free loopback port with `--workers` (default:
-one per core), and drives it with `--clients` concurrent HTTP/1.1 keep-alive clients, in three phases:
+one per core), and drives it with `--clients` concurrent HTTP/1.1 keep-alive clients, in three phases.
+The baseline `postgresql-shared-socket` is the same on PostgreSQL, served instead by uvicorn's own workers
+(`uvicorn --workers`), which share one listening socket: what `helpdesk serve` gains by giving each worker
+a socket of its own (handoff_api/core/serving.py), measured in the same run.
 
 * create:  `POST /api/v1/handoffs` (bot token), each with a new conversation id and a 3-line transcript;
 * claim:   `POST /api/v1/handoffs/{id}/claim`, each client claiming its own share of the handoffs;
@@ -81,6 +84,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
 SECRET = "bench-secret-key"
 PHASES = ("create", "claim", "message")
 TARGET_WRITES_PER_S = 500
+SHARED_SOCKET = "postgresql-shared-socket"
+BACKENDS = ("sqlite", "postgresql", SHARED_SOCKET)
 Job = tuple[str, str, dict[str, str], Any]
 
 
@@ -259,8 +264,19 @@ def start_rasa(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("the stand-in Rasa did not start")
 
 
+def serve_command(port: int, workers: int, shared_socket: bool) -> list[str]:
+    """What production runs (Procfile, docker-compose.yml): the CLI, which gives each worker its own
+    socket; or, as the baseline, uvicorn's own workers sharing one socket (the database is migrated)."""
+    if shared_socket:
+        command = [sys.executable, "-m", "uvicorn", "handoff_api.asgi:app"]
+        command += ["--no-access-log", "--proxy-headers"]
+    else:
+        command = [str(Path(sys.executable).parent / "helpdesk"), "serve"]
+    return [*command, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+
+
 def start_server(
-    url: str, data_dir: Path, workers: int, rasa_url: str
+    url: str, data_dir: Path, workers: int, rasa_url: str, *, shared_socket: bool = False
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     seed = data_dir / "no-articles"
@@ -277,9 +293,7 @@ def start_server(
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
     }
-    # What production runs (Procfile, docker-compose.yml): the CLI, which gives each worker its own socket.
-    command = [str(Path(sys.executable).parent / "helpdesk"), "serve", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", str(workers)]
+    command = serve_command(port, workers, shared_socket)
     log = (data_dir / "server.log").open("wb")
     server = subprocess.Popen(command, cwd=data_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -452,7 +466,7 @@ def run_backend(
     rasa, rasa_url = (
         start_rasa(data_dir) if args.rasa == "stand-in" else (None, f"http://127.0.0.1:{free_port()}")
     )
-    server, base = start_server(url, data_dir, args.workers, rasa_url)
+    server, base = start_server(url, data_dir, args.workers, rasa_url, shared_socket=name == SHARED_SOCKET)
     meter = CpuMeter(server, database_pids, rasa)
     records: list[dict[str, Any]] = []
     all_latencies: list[float] = []
@@ -534,7 +548,12 @@ def main() -> None:
         "--workers", type=int, default=os.cpu_count() or 1, help="uvicorn worker processes (default: cores)"
     )
     parser.add_argument("--seconds", type=float, default=60, help="time limit per phase")
-    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--backends",
+        default=",".join(BACKENDS),
+        help=f"any of {', '.join(BACKENDS)}; {SHARED_SOCKET}: PostgreSQL, served by uvicorn's own workers "
+        "sharing one socket (the baseline for `helpdesk serve`'s socket per worker)",
+    )
     parser.add_argument(
         "--client", choices=("aiohttp", "httpx"), default="aiohttp", help="HTTP client library"
     )
@@ -553,6 +572,8 @@ def main() -> None:
     for backend in args.backends.split(","):
         with tempfile.TemporaryDirectory(prefix=f"helpdesk-bench-{backend}-") as tmp:
             data_dir = Path(tmp)
+            if backend not in BACKENDS:
+                parser.error(f"unknown backend {backend!r}: choose from {', '.join(BACKENDS)}")
             if backend == "sqlite":
                 results += run_backend(backend, f"sqlite:///{data_dir / 'helpdesk.db'}", data_dir, args, None)
                 continue
