@@ -1,6 +1,7 @@
 """The service's background loops: the broker consumer and the outbox deliverer, one worker at a time.
 
-The SQL broker consumer, the outbox and the SLA announcer run on the worker holding their database lease;
+The SQL broker consumer, the outbox, the SLA announcer and the follow-up mailer run on the worker holding
+their database lease;
 the RabbitMQ consumer runs on every worker and RabbitMQ lets one of them consume (see broker_amqp).
 """
 
@@ -18,14 +19,16 @@ from starlette.concurrency import run_in_threadpool
 
 from handoff_api.core.config import Settings
 from handoff_api.core.db import make_engine
+from handoff_api.identity.mail import make_mailer
 from handoff_api.models import utcnow
-from handoff_api.services import broker, broker_amqp, change_signals, lease, outbox, sla
+from handoff_api.services import broker, broker_amqp, change_signals, followup_mail, lease, outbox, sla
 from handoff_api.services.rasa_client import RasaClient
 
 log = structlog.get_logger(__name__)
 LEASE_SECONDS = 10.0
 LEASE_ASK_SECONDS = 1.0
 DATABASE_DOWN_RETRY_SECONDS = 2.0
+FOLLOWUP_MAIL_SECONDS = 5.0
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -130,6 +133,7 @@ class BackgroundLoops:
             self._events_engine = make_engine(settings.events_db_url, write_transactions=False)
             self._source = broker.SqlBrokerSource(self._events_engine)
         self._rasa = RasaClient(settings.rasa_url, settings.rasa_token)
+        self._mailer = make_mailer(settings)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def _consume(self) -> int:
@@ -144,6 +148,14 @@ class BackgroundLoops:
             return 0  # one pass per interval
 
         return await run_in_threadpool(announce)
+
+    async def _mail_followups(self) -> int:
+        return await run_in_threadpool(
+            followup_mail.mail_due,
+            self._factory,
+            self._mailer,
+            self._settings.helpdesk_followup_mail_quiet_seconds,
+        )
 
     async def _deliver(self) -> int:
         return await outbox.deliver_due(
@@ -164,6 +176,9 @@ class BackgroundLoops:
             asyncio.create_task(consumer),
             asyncio.create_task(_leader_loop(self._factory, "outbox", 0.5, self._deliver, self._wakeup)),
             asyncio.create_task(_leader_loop(self._factory, "sla", 5.0, self._announce_breaches)),
+            asyncio.create_task(
+                _leader_loop(self._factory, "followup_mail", FOLLOWUP_MAIL_SECONDS, self._mail_followups)
+            ),
         ]
         if self._settings.sqlalchemy_url.startswith("postgresql"):
             dsn = change_signals.conninfo(self._settings.sqlalchemy_url)
@@ -173,7 +188,7 @@ class BackgroundLoops:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for name in ("broker", "outbox", "sla"):
+        for name in ("broker", "outbox", "sla", "followup_mail"):
             await run_in_threadpool(lease.release, self._factory, name, WORKER_ID)
         await self._rasa.aclose()
         if self._events_engine is not None:

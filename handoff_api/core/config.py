@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     smtp_from: str = "IT help desk <helpdesk@example.com>"
     smtp_starttls: bool = False
     smtp_timeout_seconds: float = 10.0
+    # An e-mail follow-up is mailed once the engineer's newest reply is this old: a few lines, one mail.
+    helpdesk_followup_mail_quiet_seconds: float = Field(default=30.0, ge=0)
     # One-time codes: lifetime, wrong tries before self-service locks, how long it stays locked,
     # and how many codes one account may be sent per lockout window.
     otp_ttl_seconds: int = 600

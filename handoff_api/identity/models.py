@@ -76,3 +76,8 @@ class FollowUp(Base):
     conversation_id: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The id of the last message of the handoff already mailed (or already there when the customer asked).
+    mailed_through: Mapped[int] = mapped_column(default=0, server_default="0")
+    mail_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    mail_retry_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

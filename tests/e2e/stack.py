@@ -146,6 +146,10 @@ class Stack:
             HELPDESK_URL=self.helpdesk_url,
             HELPDESK_PORT=str(self.helpdesk_port),
             HELPDESK_BOT_TOKEN=self.tokens.get("bot", ""),
+            # As `make run`: the dev mailbox keeps what the service mails; a follow-up is mailed a second
+            # after the engineer's reply, not 30 s.
+            HELPDESK_DEMO="true",
+            HELPDESK_FOLLOWUP_MAIL_QUIET_SECONDS="1",
             SANIC_HOST="127.0.0.1",
         )
         return env

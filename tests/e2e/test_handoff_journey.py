@@ -200,3 +200,45 @@ async def test_the_engineers_first_message_ends_the_bots_follow_up_question(stac
     finally:
         await customer.close()
         await alice.http.aclose()
+
+
+async def test_a_customer_who_left_an_address_gets_the_engineers_reply_by_mail_too(stack: Stack) -> None:
+    """Nobody online: the customer takes the e-mail follow-up. The engineer's reply reaches them in the chat
+    and, through the service's follow-up mailer, by e-mail (the dev mailbox, as in `make run`)."""
+    customer = Customer(stack.rasa_url)
+    alice = Agent(stack, "alice")
+    stack.create_user("lena", "lead")
+    lead = Agent(stack, "lena")
+    await customer.connect()
+    try:
+        await customer.say("I need a human please")
+        _, told = await customer.wait_for(lambda t: "HD-" in t)
+        assert "Would you also like an e-mail" in told, told
+        number = re.search(r"HD-\d+", told).group(0)  # type: ignore[union-attr]
+        await customer.say("yes")
+        await customer.wait_for(lambda t: "Which e-mail address" in t)
+        await customer.say("robin.mail@example.com")
+        await customer.wait_for(lambda t: t.startswith("Done: we'll e-mail you"))
+        conversation = await alice.get(f"/conversations/{customer.session_id}/handoff")
+        handoff_id = conversation.json()["id"]
+        assert (await alice.post(f"/handoffs/{handoff_id}/claim")).status_code == 200
+        answer = "Alice from L2: your printer queue is cleared, please print again."
+        assert (await alice.post(f"/handoffs/{handoff_id}/messages", {"text": answer})).status_code == 201
+        await customer.wait_for(lambda t: t == answer)
+
+        deadline = time.monotonic() + 30
+        while True:
+            inbox = await lead.http.get("/api/v1/dev/mailbox", params={"to": "robin.mail@example.com"})
+            assert inbox.status_code == 200, inbox.text
+            replies = [m for m in inbox.json() if m["subject"] == f"Re: Your IT help desk ticket {number}"]
+            if replies or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        assert len(replies) == 1, inbox.json()
+        assert answer in replies[0]["body"]
+        story = (await alice.get(f"/handoffs/{handoff_id}")).json()
+        assert "followup.mailed" in [e["kind"] for e in story["history"]]
+    finally:
+        await customer.close()
+        await alice.http.aclose()
+        await lead.http.aclose()

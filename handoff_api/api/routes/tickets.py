@@ -8,7 +8,7 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from handoff_api.api.deps import CurrentBot, SessionDep
 from handoff_api.errors import Invalid, NotFound
@@ -17,7 +17,7 @@ from handoff_api.identity.deps import MailerDep
 from handoff_api.identity.mail import MailUnavailable
 from handoff_api.identity.models import FollowUp
 from handoff_api.models import Handoff
-from handoff_api.services import events
+from handoff_api.services import events, followup_mail
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 
@@ -71,10 +71,25 @@ def request_follow_up(
     number: str, body: schemas.FollowUpIn, session: SessionDep, bot: CurrentBot, mailer: MailerDep
 ) -> schemas.FollowUpOut:
     """The customer wants e-mail about a ticket while nobody is online: recorded on the handoff
-    (`context.email_follow_up`, `customer.email` when unknown, a history entry) and confirmed by mail."""
+    (`context.email_follow_up`, `customer.email` when unknown, a history entry) and confirmed by mail.
+    From then on the engineers' replies are mailed to that address too (services/followup_mail.py);
+    asking again for the same address changes nothing about what is mailed."""
     handoff = _owned(session, number, body.conversation_id)
     email = str(body.email)
-    session.add(FollowUp(handoff_id=handoff.id, conversation_id=body.conversation_id, email=email))
+    known = session.scalar(
+        select(FollowUp.id).where(
+            FollowUp.handoff_id == handoff.id, func.lower(FollowUp.email) == email.lower()
+        )
+    )
+    if known is None:
+        session.add(
+            FollowUp(
+                handoff_id=handoff.id,
+                conversation_id=body.conversation_id,
+                email=email,
+                mailed_through=followup_mail.last_message_id(session, handoff.id),
+            )
+        )
     handoff.context = {**handoff.context, "email_follow_up": email}
     if not handoff.customer.get("email"):
         handoff.customer = {**handoff.customer, "email": email}
