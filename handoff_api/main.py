@@ -28,6 +28,7 @@ from handoff_api.api.routes import (
     ratings,
     reports,
     tickets,
+    widget,
 )
 from handoff_api.background import BackgroundLoops
 from handoff_api.core import logging as helpdesk_logging
@@ -133,6 +134,8 @@ def create_app(
         dev_mailbox.page_router,
         # Issue 5 operations: daily report, audit log (handoff_api/ops).
         reports.router,
+        # The chat widget catches up on the replies it missed while away.
+        widget.router,
     ):
         app.include_router(router)
     if settings.helpdesk_cors_origins:

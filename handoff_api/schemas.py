@@ -219,3 +219,24 @@ class MessageOut(BaseModel):
     at: UtcDatetime
     author: str | None
     delivery: Literal["queued", "sent"]
+
+
+class WidgetEngineer(BaseModel):
+    name: str
+    tier: str
+
+
+class WidgetReply(BaseModel):
+    """An engineer's reply as the widget shows it; `id` is the `helpdesk_message_id` of the live message."""
+
+    id: int
+    text: str
+    at: UtcDatetime
+    agent: WidgetEngineer
+
+
+class WidgetReplies(BaseModel):
+    replies: list[WidgetReply]
+    # Whether an engineer's handoff of this conversation is still open (waiting or assigned): a widget
+    # that missed the hand-back to the bot learns here that it no longer talks to an engineer.
+    open: bool

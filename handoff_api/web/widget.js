@@ -13,6 +13,8 @@
     title: data.title || "IT help desk",
     startOpen: data.open === "true",
     socketPath: data.socketPath || "/socket.io",
+    // The service this script came from: it keeps the engineers' replies a closed widget missed.
+    serviceUrl: base.href,
   };
   function start() {
     import(new URL("web/widget/widget.mjs", base).href)

@@ -75,6 +75,7 @@ GET    /api/v1/tickets                                                    401  2
 GET    /api/v1/tickets/{number}                                           401  200  403  403  403  403  403
 POST   /api/v1/tickets/{number}/follow-up                                 401  201  403  403  403  403  403
 GET    /api/v1/dev/mailbox                                                404  404  404  404  404  404  404
+GET    /api/v1/widget/replies                                             200  200  200  200  200  200  200
 GET    /dev/mailbox                                                       404  404  404  404  404  404  404
 GET    /api/v1/reports/daily                                              401  403  403  403  403  200  403
 GET    /api/v1/audit                                                      401  403  403  403  403  200  403
@@ -119,6 +120,8 @@ REQUESTS: dict[tuple[str, str], Req] = {
         body={"conversation_id": "CONVERSATION", "email": "jane.doe@example.com"}
     ),
     ("GET", "/api/v1/dev/mailbox"): Req(query={"to": "jane.doe@example.com"}),
+    # The widget's own conversation id is its key (no token): any caller, an empty answer for a stranger.
+    ("GET", "/api/v1/widget/replies"): Req(query={"conversation_id": "0123456789abcdef0123456789abcdef"}),
 }
 
 

@@ -178,9 +178,12 @@ export function mount(config) {
     const src = data.attachment?.type === "image" ? String(data.attachment.payload?.src || "") : "";
     const image = /^https?:\/\//.test(src) ? src : undefined;
     if (data.agent && typeof data.agent === "object") {
+      const replyId = Number.isSafeInteger(data.helpdesk_message_id) ? data.helpdesk_message_id : undefined;
+      if (shown(replyId, text)) return;
       const agent = { name: String(data.agent.name || "Engineer"), tier: String(data.agent.tier || "") };
       store.update({ engineer: agent, waiting: null });
-      add({ role: "agent", text, agent });
+      if (replyId !== undefined && replyId > (store.state.lastReplyId || 0)) store.update({ lastReplyId: replyId });
+      add({ role: "agent", text, agent, replyId });
     } else if (text || buttons.length || image) {
       const match = QUEUE.exec(text);
       const queued = data.handoff || (match && { ticket: match[1], queue_position: Number(match[2]) });
@@ -190,6 +193,39 @@ export function mount(config) {
     }
     if (ui.panel.hidden) setUnread(unread + 1);
     showStatus();
+  }
+
+  // An engineer's reply already on screen: the same id, or (kept before replies had ids) the same text.
+  function shown(replyId, text) {
+    return store.state.messages.some((m) => m.role === "agent"
+      && (replyId !== undefined && m.replyId === replyId || m.replyId === undefined && m.text === text));
+  }
+
+  // Rasa pushes an engineer's reply only to a connected widget: after a reload, a closed tab or a network
+  // drop, the service gives the replies after the last one here, and whether an engineer still has the chat.
+  let catchingUp = false;
+  async function catchUp() {
+    if (!config.serviceUrl || catchingUp) return;
+    catchingUp = true;
+    try {
+      const url = new URL("api/v1/widget/replies", config.serviceUrl);
+      url.searchParams.set("conversation_id", store.state.sessionId);
+      url.searchParams.set("after", String(store.state.lastReplyId || 0));
+      const response = await fetch(url, { cache: "no-store" });
+      if (!response.ok) return;
+      const answer = await response.json();
+      for (const reply of Array.isArray(answer.replies) ? answer.replies : []) {
+        received({ text: String(reply.text), agent: reply.agent, helpdesk_message_id: reply.id });
+      }
+      if (answer.open === false && (store.state.engineer || store.state.waiting)) {
+        store.update({ engineer: null, waiting: null });
+        showStatus();
+      }
+    } catch {
+      // The service is out of reach: live messages still arrive, and the next connection asks again.
+    } finally {
+      catchingUp = false;
+    }
   }
 
   ui.form.addEventListener("submit", (event) => {
@@ -218,6 +254,7 @@ export function mount(config) {
     confirmed = true;
     while (pending.length) transmit(pending.shift());
     showStatus();
+    catchUp();
   });
   socket.on("disconnect", () => {
     confirmed = false;

@@ -1,0 +1,75 @@
+"""In a real browser: the engineer's replies written while the customer's chat was closed are there when
+they come back (once each), and a hand-back to the bot missed while away shows as such."""
+
+import re
+
+import httpx
+from playwright.sync_api import Browser, expect
+
+from tests.e2e.stack import Stack
+
+from .conftest import script_errors
+from .ui import Widget
+
+
+def test_replies_written_while_the_chat_was_closed_are_shown_on_return(
+    stack: Stack, browser: Browser
+) -> None:
+    context = browser.new_context(viewport={"width": 1100, "height": 780})
+    alice = httpx.Client(
+        base_url=f"{stack.helpdesk_url}/api/v1",
+        headers={"Authorization": f"Bearer {stack.tokens['alice']}"},
+        timeout=10,
+    )
+    try:
+        page = context.new_page()
+        errors = script_errors(page)
+        widget = Widget(page, stack).open()
+        widget.say("I want to talk to a human")
+        expect(widget.reply()).to_contain_text("in the queue")
+        conversation = widget.session_id()
+        handoff_id = alice.get(f"/conversations/{conversation}/handoff").json()["id"]
+        assert alice.post(f"/handoffs/{handoff_id}/claim").status_code == 200
+        page.close()
+
+        # The customer is gone: Rasa has no one to push these to.
+        for text in ("Alice from L2: I reset your VPN profile.", "Please reconnect when you are back."):
+            assert alice.post(f"/handoffs/{handoff_id}/messages", json={"text": text}).status_code == 201
+
+        page = context.new_page()
+        errors += script_errors(page)
+        widget = Widget(page, stack).open()
+        agent_lines = page.locator(".msg.agent")
+        expect(agent_lines).to_have_count(2)
+        expect(agent_lines.nth(0)).to_contain_text("I reset your VPN profile.")
+        expect(agent_lines.nth(1)).to_contain_text("Please reconnect")
+        expect(agent_lines.nth(0).locator(".who")).to_have_text("alice · L2 engineer")
+        expect(page.locator("#hd-status")).to_have_text("With alice (L2 engineer)")
+
+        # Live again: a new reply arrives once, and a reload shows each reply once.
+        assert (
+            alice.post(f"/handoffs/{handoff_id}/messages", json={"text": "Did it work?"}).status_code == 201
+        )
+        expect(agent_lines).to_have_count(3)
+        expect(agent_lines.nth(2)).to_contain_text("Did it work?")
+        page.reload()
+        expect(page.locator("#helpdesk-widget")).to_be_attached()
+        expect(page.locator("#hd-status")).to_have_text("With alice (L2 engineer)")
+        page.wait_for_timeout(1500)  # time for a catch-up to add doubles, if it would
+        expect(agent_lines).to_have_count(3)
+        page.close()
+
+        # Handed back to the bot while the chat was closed: the status says so on return.
+        resolved = alice.post(
+            f"/handoffs/{handoff_id}/resolve", json={"resolution": "VPN profile reset", "return_to_bot": True}
+        )
+        assert resolved.status_code == 200, resolved.text
+        page = context.new_page()
+        errors += script_errors(page)
+        Widget(page, stack).open()
+        expect(page.locator("#hd-status")).to_have_text(re.compile("Virtual assistant"))
+        expect(page.locator(".msg.agent")).to_have_count(3)
+        assert errors == []
+    finally:
+        alice.close()
+        context.close()
