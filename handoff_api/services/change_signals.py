@@ -43,6 +43,7 @@ async def listen(dsn: str, outbox_wakeup: asyncio.Event, retry_seconds: float = 
             async with await psycopg.AsyncConnection.connect(dsn, autocommit=True, connect_timeout=5) as conn:
                 for channel in (OUTBOX_CHANNEL, EVENTS_CHANNEL):
                     await conn.execute(f"LISTEN {channel}")
+                feed_signal.hears_every_worker = True
                 if down:
                     log.info("change_signals.listening_again")
                     down = False
@@ -55,4 +56,6 @@ async def listen(dsn: str, outbox_wakeup: asyncio.Event, retry_seconds: float = 
             if not down:
                 log.warning("change_signals.listen_failed", error=str(exc)[:200])
             down = True
+        finally:
+            feed_signal.hears_every_worker = False
         await asyncio.sleep(retry_seconds)

@@ -24,6 +24,9 @@ class FeedSignal:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        # True while this process hears every worker's commits (PostgreSQL LISTEN, change_signals.py):
+        # then a stream's read on a timer is only a safety net, and can be rare.
+        self.hears_every_worker = False
 
     @contextmanager
     def subscribe(self) -> Iterator[asyncio.Event]:

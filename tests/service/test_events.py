@@ -109,3 +109,48 @@ def test_a_commit_in_the_same_worker_wakes_the_stream_at_once(
     assert [(e["kind"], e["number"]) for e in results.get("l2", [])] == [
         ("handoff.created", created["number"])
     ]
+
+
+@pytest.mark.parametrize(("hears_every_worker", "fewest", "most"), [(True, 1, 2), (False, 5, 40)])
+def test_an_idle_stream_reads_on_a_timer_often_only_while_commits_may_go_unheard(
+    live: ThreadedServer,
+    tokens: Tokens,
+    handoff_factory: HandoffFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    hears_every_worker: bool,
+    fewest: int,
+    most: int,
+) -> None:
+    """With PostgreSQL's notifications heard (change_signals) an idle stream reads every 2 s, not 10 times
+    a second; either way a commit wakes it at once."""
+    import time
+
+    from handoff_api.api.routes import events
+    from handoff_api.services.feed_signal import feed_signal
+
+    reads: list[float] = []
+
+    def counted(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        reads.append(time.monotonic())
+        return read_after(*args, **kwargs)
+
+    read_after = events.read_after
+    monkeypatch.setattr(events, "read_after", counted)
+    monkeypatch.setattr(feed_signal, "hears_every_worker", hears_every_worker)
+    results: dict[str, list[dict[str, Any]]] = {}
+    reader = threading.Thread(target=lambda: results.setdefault("l2", _read_events(live.url, tokens.l2, 1)))
+    reader.start()
+    deadline = time.monotonic() + 10
+    while not reads and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(1.2)  # idle
+    assert fewest <= len(reads) <= most, reads
+    started = time.monotonic()
+    with httpx.Client(base_url=live.url, timeout=10) as http:
+        bot = {"Authorization": f"Bearer {tokens.bot}"}
+        created = http.post("/api/v1/handoffs", json=handoff_factory.body("conv-idle"), headers=bot).json()
+    reader.join(timeout=15)
+    assert [(e["kind"], e["number"]) for e in results.get("l2", [])] == [
+        ("handoff.created", created["number"])
+    ]
+    assert time.monotonic() - started < 1.5  # woken by the commit, not by the 2 s timer
