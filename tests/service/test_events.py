@@ -44,6 +44,12 @@ def _read_events(
     return seen
 
 
+def _create(live: ThreadedServer, tokens: Tokens, handoff_factory: HandoffFactory, conversation: str) -> Any:
+    with httpx.Client(base_url=live.url, timeout=10) as http:
+        bot = {"Authorization": f"Bearer {tokens.bot}"}
+        return http.post("/api/v1/handoffs", json=handoff_factory.body(conversation), headers=bot).json()
+
+
 def test_agents_see_their_queues_live_and_resume(
     live: ThreadedServer, tokens: Tokens, handoff_factory: HandoffFactory
 ) -> None:
@@ -102,9 +108,7 @@ def test_a_commit_in_the_same_worker_wakes_the_stream_at_once(
     while feed_signal.subscribers == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.3)  # the stream's first read of the (empty) log is done; it now waits
-    with httpx.Client(base_url=live.url, timeout=10) as http:
-        bot = {"Authorization": f"Bearer {tokens.bot}"}
-        created = http.post("/api/v1/handoffs", json=handoff_factory.body("conv-wake"), headers=bot).json()
+    created = _create(live, tokens, handoff_factory, "conv-wake")
     reader.join(timeout=15)
     assert [(e["kind"], e["number"]) for e in results.get("l2", [])] == [
         ("handoff.created", created["number"])
@@ -146,9 +150,7 @@ def test_an_idle_stream_reads_on_a_timer_often_only_while_commits_may_go_unheard
     time.sleep(1.2)  # idle
     assert fewest <= len(reads) <= most, reads
     started = time.monotonic()
-    with httpx.Client(base_url=live.url, timeout=10) as http:
-        bot = {"Authorization": f"Bearer {tokens.bot}"}
-        created = http.post("/api/v1/handoffs", json=handoff_factory.body("conv-idle"), headers=bot).json()
+    created = _create(live, tokens, handoff_factory, "conv-idle")
     reader.join(timeout=15)
     assert [(e["kind"], e["number"]) for e in results.get("l2", [])] == [
         ("handoff.created", created["number"])
