@@ -2,8 +2,10 @@
 
 The helpdesk service appends an engineer's reply to the conversation as a bot event whose metadata
 carries `agent` (name and tier) and pushes it with `output_channel=latest`. Rasa's socketio output
-sends only the text; this one sends `{"text", "agent"}` in one `bot_uttered` message, so the widget can
-show who is writing. The bot's own messages, buttons and every other channel are unchanged.
+sends only the text; this one sends `{"text", "agent", "helpdesk_message_id"}` in one `bot_uttered`
+message, so the widget can show who is writing and knows which replies it has (it fetches the ones it
+missed from the service by that id). The bot's own messages, buttons and every other channel are
+unchanged.
 
 It also installs the action fallback (connectors.action_fallback) in the Rasa process: when the action
 server is down, the customer is told and handed to an engineer instead of getting no answer.
@@ -26,7 +28,12 @@ class WebsiteOutput(SocketIOOutput):
         agent = kwargs.get("agent")
         if isinstance(agent, dict) and agent.get("name"):
             who = {"name": str(agent["name"]), "tier": str(agent.get("tier") or "")}
-            await self._send_message(recipient_id, {"text": text, "agent": who})
+            message: dict[str, Any] = {"text": text, "agent": who}
+            reply_id = kwargs.get("helpdesk_message_id")
+            if isinstance(reply_id, int) and not isinstance(reply_id, bool):
+                # The widget's key for the reply: it catches up on the ones it missed by this id.
+                message["helpdesk_message_id"] = reply_id
+            await self._send_message(recipient_id, message)
             return
         await super().send_text_message(recipient_id, text, **kwargs)
 

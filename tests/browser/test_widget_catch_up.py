@@ -46,17 +46,21 @@ def test_replies_written_while_the_chat_was_closed_are_shown_on_return(
         expect(agent_lines.nth(0).locator(".who")).to_have_text("alice · L2 engineer")
         expect(page.locator("#hd-status")).to_have_text("With alice (L2 engineer)")
 
-        # Live again: a new reply arrives once, and a reload shows each reply once.
-        assert (
-            alice.post(f"/handoffs/{handoff_id}/messages", json={"text": "Did it work?"}).status_code == 201
-        )
-        expect(agent_lines).to_have_count(3)
-        expect(agent_lines.nth(2)).to_contain_text("Did it work?")
+        # Live again: each new reply arrives once (the same words twice are two replies), and a reload
+        # shows each reply once; live replies carry their id, the key of the catch-up.
+        for _ in range(2):
+            sent = alice.post(f"/handoffs/{handoff_id}/messages", json={"text": "Did it work?"})
+            assert sent.status_code == 201
+        expect(agent_lines).to_have_count(4)
+        expect(agent_lines.nth(3)).to_contain_text("Did it work?")
+        stored = page.evaluate("Object.values({...localStorage}).map((v) => JSON.parse(v))")
+        ids = [m.get("replyId") for chat in stored for m in chat["messages"] if m["role"] == "agent"]
+        assert len(ids) == 4 and all(isinstance(i, int) for i in ids) and len(set(ids)) == 4, ids
         page.reload()
         expect(page.locator("#helpdesk-widget")).to_be_attached()
         expect(page.locator("#hd-status")).to_have_text("With alice (L2 engineer)")
         page.wait_for_timeout(1500)  # time for a catch-up to add doubles, if it would
-        expect(agent_lines).to_have_count(3)
+        expect(agent_lines).to_have_count(4)
         page.close()
 
         # Handed back to the bot while the chat was closed: the status says so on return.
@@ -68,7 +72,7 @@ def test_replies_written_while_the_chat_was_closed_are_shown_on_return(
         errors += script_errors(page)
         Widget(page, stack).open()
         expect(page.locator("#hd-status")).to_have_text(re.compile("Virtual assistant"))
-        expect(page.locator(".msg.agent")).to_have_count(3)
+        expect(page.locator(".msg.agent")).to_have_count(4)
         assert errors == []
     finally:
         alice.close()

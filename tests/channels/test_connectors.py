@@ -87,7 +87,7 @@ async def test_the_widget_gets_the_engineers_name_with_the_message() -> None:
     await output.send_response("conv-1", {"text": reply, "agent": alice, "helpdesk_message_id": 3})
     await output.send_response("conv-1", {"text": "Hello!\n\nHow can I help?"})
     assert sio.sent == [
-        ("bot_uttered", {"text": reply, "agent": alice}, "conv-1"),
+        ("bot_uttered", {"text": reply, "agent": alice, "helpdesk_message_id": 3}, "conv-1"),
         ("bot_uttered", {"text": "Hello!"}, "conv-1"),
         ("bot_uttered", {"text": "How can I help?"}, "conv-1"),
     ]

@@ -195,10 +195,12 @@ export function mount(config) {
     showStatus();
   }
 
-  // An engineer's reply already on screen: the same id, or (kept before replies had ids) the same text.
+  // An engineer's reply already on screen: the same id, or the same text on a line kept before replies
+  // carried ids. A reply without an id is always new (an engineer may well write "ok" twice).
   function shown(replyId, text) {
+    if (replyId === undefined) return false;
     return store.state.messages.some((m) => m.role === "agent"
-      && (replyId !== undefined && m.replyId === replyId || m.replyId === undefined && m.text === text));
+      && (m.replyId === replyId || m.replyId === undefined && m.text === text));
   }
 
   // Rasa pushes an engineer's reply only to a connected widget: after a reload, a closed tab or a network
