@@ -1,8 +1,9 @@
-"""The service's background loops: the broker consumer and the outbox deliverer, one worker at a time.
+"""The service's background loops: the broker consumer, the outbox deliverer, the SLA announcer and the
+follow-up mailer, one worker at a time.
 
 The SQL broker consumer, the outbox, the SLA announcer and the follow-up mailer run on the worker holding
-their database lease;
-the RabbitMQ consumer runs on every worker and RabbitMQ lets one of them consume (see broker_amqp).
+their database lease; the RabbitMQ consumer runs on every worker and RabbitMQ lets one of them consume
+(see broker_amqp).
 """
 
 import asyncio
