@@ -1,7 +1,8 @@
 """Throughput and latency of the helpdesk service's writes: create, claim, message; SQLite vs PostgreSQL.
 
 Run:  .venv/bin/python bench/service_throughput.py [--count 2000] [--clients 16] [--workers CORES]
-          [--backends sqlite,postgresql,postgresql-shared-socket] [--seconds 60] [--client aiohttp|httpx]
+          [--backends sqlite,postgresql,postgresql-shared-socket,stack-floor] [--seconds 60]
+          [--client aiohttp|httpx]
           [--rasa stand-in|absent] [--out FILE]
 
 For each backend the bench makes a scratch database (a temporary SQLite file; a database
@@ -11,7 +12,10 @@ starts the service as production does (`helpdesk serve`) on a free loopback port
 one per core), and drives it with `--clients` concurrent HTTP/1.1 keep-alive clients, in three phases.
 The baseline `postgresql-shared-socket` is the same on PostgreSQL, served instead by uvicorn's own workers
 (`uvicorn --workers`), which share one listening socket: what `helpdesk serve` gains by giving each worker
-a socket of its own (handoff_api/core/serving.py), measured in the same run.
+a socket of its own (handoff_api/core/serving.py), measured in the same run. The baseline `stack-floor`
+is the same PostgreSQL run against bench/stack_floor.py: the same requests on the same tables, served the
+same way, by a FastAPI app that does only the row writes (no history, queue figures, outbox, checks,
+metrics or logs): what the libraries cost, so that the rest is what the service's own work costs.
 
 * create:  `POST /api/v1/handoffs` (bot token), each with a new conversation id and a 3-line transcript;
 * claim:   `POST /api/v1/handoffs/{id}/claim`, each client claiming its own share of the handoffs;
@@ -85,7 +89,8 @@ SECRET = "bench-secret-key"
 PHASES = ("create", "claim", "message")
 TARGET_WRITES_PER_S = 500
 SHARED_SOCKET = "postgresql-shared-socket"
-BACKENDS = ("sqlite", "postgresql", SHARED_SOCKET)
+STACK_FLOOR = "stack-floor"
+BACKENDS = ("sqlite", "postgresql", SHARED_SOCKET, STACK_FLOOR)
 Job = tuple[str, str, dict[str, str], Any]
 
 
@@ -264,19 +269,27 @@ def start_rasa(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("the stand-in Rasa did not start")
 
 
-def serve_command(port: int, workers: int, shared_socket: bool) -> list[str]:
+def serve_command(port: int, workers: int, backend: str) -> list[str]:
     """What production runs (Procfile, docker-compose.yml): the CLI, which gives each worker its own
-    socket; or, as the baseline, uvicorn's own workers sharing one socket (the database is migrated)."""
-    if shared_socket:
+    socket. The baselines: uvicorn's own workers sharing one socket; the stack's floor (bench/stack_floor.py)
+    served as the CLI serves (the database is migrated)."""
+    if backend == SHARED_SOCKET:
         command = [sys.executable, "-m", "uvicorn", "handoff_api.asgi:app"]
         command += ["--no-access-log", "--proxy-headers"]
+    elif backend == STACK_FLOOR:
+        serve = (
+            f"import sys; sys.path.insert(0, {str(ROOT)!r}); from handoff_api.core.serving import serve; "
+            f"serve('bench.stack_floor:app', host='127.0.0.1', port={port}, workers={workers}, "
+            "access_log=False, log_level='warning')"
+        )
+        return [sys.executable, "-c", serve]
     else:
         command = [str(Path(sys.executable).parent / "helpdesk"), "serve"]
     return [*command, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
 
 
 def start_server(
-    url: str, data_dir: Path, workers: int, rasa_url: str, *, shared_socket: bool = False
+    url: str, data_dir: Path, workers: int, rasa_url: str, *, backend: str = "postgresql"
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     seed = data_dir / "no-articles"
@@ -293,7 +306,7 @@ def start_server(
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
     }
-    command = serve_command(port, workers, shared_socket)
+    command = serve_command(port, workers, backend)
     log = (data_dir / "server.log").open("wb")
     server = subprocess.Popen(command, cwd=data_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -463,10 +476,13 @@ def run_backend(
     database_pids: Callable[[], list[int]] | None,
 ) -> list[dict[str, Any]]:
     bot_token, agent_tokens = prepare(url, args.clients)
+    # The stack's floor delivers nothing to Rasa (it writes no outbox).
     rasa, rasa_url = (
-        start_rasa(data_dir) if args.rasa == "stand-in" else (None, f"http://127.0.0.1:{free_port()}")
+        start_rasa(data_dir)
+        if args.rasa == "stand-in" and name != STACK_FLOOR
+        else (None, f"http://127.0.0.1:{free_port()}")
     )
-    server, base = start_server(url, data_dir, args.workers, rasa_url, shared_socket=name == SHARED_SOCKET)
+    server, base = start_server(url, data_dir, args.workers, rasa_url, backend=name)
     meter = CpuMeter(server, database_pids, rasa)
     records: list[dict[str, Any]] = []
     all_latencies: list[float] = []
@@ -552,7 +568,9 @@ def main() -> None:
         "--backends",
         default=",".join(BACKENDS),
         help=f"any of {', '.join(BACKENDS)}; {SHARED_SOCKET}: PostgreSQL, served by uvicorn's own workers "
-        "sharing one socket (the baseline for `helpdesk serve`'s socket per worker)",
+        "sharing one socket (the baseline for `helpdesk serve`'s socket per worker); "
+        f"{STACK_FLOOR}: PostgreSQL, the same writes by FastAPI + SQLAlchemy with nothing else "
+        "(bench/stack_floor.py, the baseline for what the service's own work costs)",
     )
     parser.add_argument(
         "--client", choices=("aiohttp", "httpx"), default="aiohttp", help="HTTP client library"
