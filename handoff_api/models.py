@@ -89,7 +89,7 @@ class Handoff(Base):
     assignee: Mapped[User | None] = relationship(lazy="joined")
     # Loaded when read (the detail view reads them; writes and queues do not): loading all three with
     # every handoff cost three queries a request.
-    messages: Mapped[list["Message"]] = relationship(order_by="Message.id", lazy="select")
+    messages: Mapped[list["Message"]] = relationship(order_by="[Message.at, Message.id]", lazy="select")
     notes: Mapped[list["Note"]] = relationship(order_by="Note.id", lazy="select")
     history: Mapped[list["HandoffEvent"]] = relationship(order_by="HandoffEvent.id", lazy="select")
 

@@ -47,7 +47,9 @@ def _summary_fields(handoff: Handoff) -> dict[str, object]:
 
 
 # The transcript and the history in one statement (one round trip): history entries first, then lines,
-# each in id order; a line has no `detail`.
+# each in time order (ties in id order); a line has no `detail`. Time, not id: a customer's line reaches
+# the service through Rasa's event broker, so it can be stored after an engineer's reply that came later
+# (a poll apart, or a whole outage of the service apart); its `at` is when the customer wrote it.
 _HISTORY = select(
     literal("h").label("part"),
     EVENTS.c.id,
@@ -67,7 +69,9 @@ _LINES = select(
     cast(null(), JSON),
 ).where(MESSAGES.c.handoff_id == bindparam("handoff_id"))
 _BOTH = union_all(_HISTORY, _LINES)
-_HISTORY_AND_TRANSCRIPT = _BOTH.order_by(_BOTH.selected_columns.part, _BOTH.selected_columns.id)
+_HISTORY_AND_TRANSCRIPT = _BOTH.order_by(
+    _BOTH.selected_columns.part, _BOTH.selected_columns.at, _BOTH.selected_columns.id
+)
 _NOTES = (
     select(Note.text, Note.author_name, Note.at)
     .where(Note.handoff_id == bindparam("handoff_id"))

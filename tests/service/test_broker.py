@@ -139,6 +139,33 @@ def test_messages_after_resolution_are_not_appended(
     assert _consume(settings) == 0
 
 
+def test_a_customer_line_that_arrives_after_the_engineers_later_reply_lists_before_it(
+    client: TestClient,
+    tokens: Tokens,
+    handoff_factory: HandoffFactory,
+    settings: Settings,
+    rasa_broker: RasaBroker,
+) -> None:
+    """The broker is polled (or the service was down): a line the customer wrote before the engineer's
+    reply may be stored after it. The transcript is in the order things were said."""
+    handoff = handoff_factory.create("conv-order")
+    written = datetime.now(UTC).timestamp()
+    client.post(f"/api/v1/handoffs/{handoff['id']}/claim", headers=tokens.auth("l2"))
+    reply = client.post(
+        f"/api/v1/handoffs/{handoff['id']}/messages",
+        headers=tokens.auth("l2"),
+        json={"text": "Which error do you see?"},
+    )
+    assert reply.status_code == 201
+    rasa_broker.publish("conv-order", {"event": "user", "text": "it says 0x80", "timestamp": written})
+    assert _consume(settings) == 1
+
+    assert _transcript(client, tokens, handoff["id"])[-2:] == [
+        ("customer", "it says 0x80"),
+        ("agent", "Which error do you see?"),
+    ]
+
+
 def test_no_broker_table_yet_is_not_an_error(settings: Settings) -> None:
     assert _consume(settings) == 0
 
