@@ -4,8 +4,8 @@ import logging
 
 import structlog
 
-# httpx logs every request at INFO with its full URL, and the service's calls to Rasa carry Rasa's token
-# in the query string (Rasa's token auth): at INFO that token would reach the log on every delivery.
+# httpx logs every request at INFO with its full URL, query string included (where Rasa's token travels):
+# whatever in the process calls out with it (huggingface_hub does) stays out of the log below WARNING.
 QUIET_LIBRARIES = ("httpx", "httpcore")
 
 

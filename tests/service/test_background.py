@@ -2,6 +2,7 @@
 it is back)."""
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -69,6 +70,44 @@ def test_a_worker_without_the_lease_asks_for_it_once_a_second_however_often_it_i
     monkeypatch.setattr(background.lease, "acquire", acquire)
     asyncio.run(woken_for_every_reply())
     assert asked == 1
+
+
+async def _outbox_passes(gap: float, delivered: int, wake_at: list[float], run_for: float) -> list[float]:
+    """When each pass of a lease holder's outbox loop started, woken at `wake_at` (seconds from start);
+    each pass reports `delivered` items."""
+    started: list[float] = []
+
+    async def step() -> int:
+        started.append(time.monotonic())
+        return delivered
+
+    wakeup = asyncio.Event()
+    begin = time.monotonic()
+    loop = asyncio.create_task(
+        background._leader_loop(None, "outbox", 5, step, wakeup, pass_gap=gap)  # type: ignore[arg-type]
+    )
+    for at in wake_at:
+        await asyncio.sleep(max(0.0, begin + at - time.monotonic()))
+        wakeup.set()
+    await asyncio.sleep(max(0.0, begin + run_for - time.monotonic()))
+    loop.cancel()
+    await asyncio.gather(loop, return_exceptions=True)
+    return [t - begin for t in started]
+
+
+def test_outbox_passes_woken_by_every_reply_start_a_gap_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(background.lease, "acquire", lambda *_args: True)
+    replies = [i * 0.005 for i in range(50)]  # a reply every 5 ms for 0.25 s, each waking the deliverer
+    started = asyncio.run(_outbox_passes(0.05, 1, replies, 0.25))
+    assert 4 <= len(started) <= 7  # 0.25 s / 0.05 s: not a pass per reply, nor one per event-loop turn
+    assert all(b - a >= 0.045 for a, b in itertools.pairwise(started))
+
+
+def test_a_reply_after_a_quiet_spell_is_delivered_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(background.lease, "acquire", lambda *_args: True)
+    # The first pass at start finds nothing; the reply comes after more than the gap.
+    started = asyncio.run(_outbox_passes(0.5, 0, [0.6], 0.9))
+    assert len(started) == 2 and started[0] < 0.1 and 0.6 <= started[1] < 0.7
 
 
 def _dispose_when_returned(engine: Engine) -> None:

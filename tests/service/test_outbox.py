@@ -26,9 +26,16 @@ from .conftest import HandoffFactory, ThreadedServer, Tokens
 class StandInRasa:
     """Records what Rasa's tracker/events endpoint receives and answers its tracker endpoint."""
 
-    def __init__(self, lose_first_answer: bool = False, wait_for: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        lose_first_answer: bool = False,
+        wait_for: tuple[str, str] | None = None,
+        echo_url_error: bool = False,
+    ) -> None:
         self.received: list[tuple[str, dict[str, str], list[dict[str, Any]]]] = []
         self.lose_first_answer = lose_first_answer
+        # A gateway in front of Rasa that refuses with the URL it was asked for, query string included.
+        self.echo_url_error = echo_url_error
         # (a, b): conversation a's delivery is answered only once b's has arrived (else 504 after 1.5 s).
         self.wait_for = wait_for
         self.arrived: dict[str, threading.Event] = {}
@@ -41,6 +48,8 @@ class StandInRasa:
 
     async def append(self, request: Request) -> JSONResponse:
         cid = request.path_params["cid"]
+        if self.echo_url_error:
+            return JSONResponse({"detail": f"bad gateway for {request.url}"}, status_code=502)
         self.received.append((cid, dict(request.query_params), await request.json()))
         self.arrived.setdefault(cid, threading.Event()).set()
         if self.wait_for and cid == self.wait_for[0]:
@@ -166,7 +175,7 @@ def test_the_rasa_token_never_reaches_the_log(
     settings: Settings,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # Rasa's token travels in the query string; httpx logs each request's URL at INFO.
+    # Rasa's token travels in the query string; an HTTP client's request log would carry it.
     handoff = handoff_factory.create("conv-token-log")
     base = f"/api/v1/handoffs/{handoff['id']}"
     client.post(f"{base}/claim", headers=tokens.auth("l2"))
@@ -181,6 +190,36 @@ def test_the_rasa_token_never_reaches_the_log(
         server.stop()
     assert rasa.received[0][1]["token"] == "rasa-secret"
     assert "rasa-secret" not in caplog.text
+
+
+def test_a_refusal_that_names_the_url_keeps_the_rasa_token_out_of_the_outbox_and_the_log(
+    client: TestClient,
+    tokens: Tokens,
+    handoff_factory: HandoffFactory,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    handoff = handoff_factory.create("conv-token-error")
+    base = f"/api/v1/handoffs/{handoff['id']}"
+    client.post(f"{base}/claim", headers=tokens.auth("l2"))
+    client.post(f"{base}/messages", json={"text": "hello"}, headers=tokens.auth("l2"))
+    caplog.set_level(logging.INFO)
+    helpdesk_logging.configure()
+    server = ThreadedServer(StandInRasa(echo_url_error=True).app).start()
+    try:
+        assert _deliver(settings, server.url) == 0
+    finally:
+        server.stop()
+    engine = make_engine(settings.sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        item = session.scalars(select(OutboxItem)).one()
+    engine.dispose()
+    assert item.status == "pending" and item.last_error is not None
+    assert "Rasa answered 502" in item.last_error and "token=***" in item.last_error
+    assert "rasa-secret" not in item.last_error
+    logged = caplog.text + capsys.readouterr().out
+    assert "outbox.delivery_failed" in logged and "rasa-secret" not in logged
 
 
 def test_a_pass_writes_to_the_database_twice_however_many_replies_it_delivers(
