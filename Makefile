@@ -137,7 +137,7 @@ test: lint test-service test-kb test-deploy test-actions test-bot test-e2e test-
 ifneq ($(strip $(BENCH_QUICK)),)
 BENCH_RESULTS ?= $(HELPDESK_DATA_DIR)/bench/results-quick
 BENCH_FLAGS := --quick
-THROUGHPUT_FLAGS := --count 100 --clients 8 --seconds 10
+THROUGHPUT_FLAGS := --count 100 --clients 8 --seconds 10 --rounds 1
 PACED_TURNS := 10
 else
 BENCH_RESULTS ?= $(CURDIR)/bench/results

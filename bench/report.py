@@ -458,7 +458,11 @@ def section_service(data: dict[str, Any], out: Path) -> tuple[list[str], list[li
     lines.append(
         "From `bench/service_throughput.py` (its settings: "
         + ", ".join(f"{k} {v}" for k, v in settings.items())
-        + f"). Baseline: the other backend. Target: {target} handoff writes/s"
+        + "). Baselines in the same run: the other backends; `postgresql-shared-socket` is the service "
+        "served by uvicorn's own workers (one shared socket), `stack-floor` the same writes by FastAPI + "
+        "SQLAlchemy doing only the rows (bench/stack_floor.py). Each backend's median of its rounds "
+        "(every round in brackets). "
+        + f"Target: {target} handoff writes/s"
         + (f" on {target_backend}" if target_backend else "")
         + (
             " (phase `all`: every write of the phases over their summed time)"
@@ -475,10 +479,12 @@ def section_service(data: dict[str, Any], out: Path) -> tuple[list[str], list[li
         ok = None
         if r["phase"] in target_phases and (target_backend is None or r["backend"] == target_backend):
             ok = r["throughput_per_s"] is not None and r["throughput_per_s"] >= target
+        rounds = r.get("rounds_per_s") or []
         row = [
             r["phase"],
             r["backend"],
-            f"{r['throughput_per_s']}",
+            f"{r['throughput_per_s']}"
+            + (f" ({' / '.join(str(x) for x in rounds)})" if len(rounds) > 1 else ""),
             ms(r.get("p50_ms")),
             ms(r.get("p95_ms")),
             str(sum(failed.values())) if isinstance(failed, dict) else str(failed or 0),

@@ -1,7 +1,7 @@
 """Throughput and latency of the helpdesk service's writes: create, claim, message; SQLite vs PostgreSQL.
 
 Run:  .venv/bin/python bench/service_throughput.py [--count 2000] [--clients 16] [--workers CORES]
-          [--backends sqlite,postgresql,postgresql-shared-socket,stack-floor] [--seconds 60]
+          [--backends sqlite,postgresql,postgresql-shared-socket,stack-floor] [--seconds 60] [--rounds 3]
           [--client aiohttp|httpx]
           [--rasa stand-in|absent] [--out FILE]
 
@@ -22,12 +22,15 @@ metrics or logs): what the libraries cost, so that the rest is what the service'
 * message: `POST /api/v1/handoffs/{id}/messages` by the holder (a transcript line + an outbox row, which
   the service's outbox deliverer then sends to Rasa).
 
-Each phase is bounded by `--count` requests and `--seconds`. Reported per phase: requests done,
-non-2xx answers, throughput (handoff writes/s over the phase's wall time), latency p50/p95/max as the
-client sees it, and where the CPU went: milliseconds of CPU per request in the service's processes,
-in the PostgreSQL backends serving it (SQLite runs inside the service), in the bench's own clients and
-in the stand-in Rasa (from /proc; Linux only). A record with phase `all` per backend gives the overall
-handoff writes/s (every write of the three phases over their summed wall time).
+Each phase is bounded by `--count` requests and `--seconds`. The backends run `--rounds` times (default
+3), interleaved (round 1: every backend, round 2: every backend, ...), so that a host whose speed drifts
+(shared machines here varied by 1.5x within minutes) slows them alike; for each backend the round with
+its median overall writes/s is reported, with every round's figure beside it. Reported per phase:
+requests done, non-2xx answers, throughput (handoff writes/s over the phase's wall time), latency
+p50/p95/max as the client sees it, and where the CPU went: milliseconds of CPU per request in the
+service's processes, in the PostgreSQL backends serving it (SQLite runs inside the service), in the
+bench's own clients and in the stand-in Rasa (from /proc; Linux only). A record with phase `all` per
+backend gives the overall handoff writes/s (every write of the three phases over their summed wall time).
 
 Output (`--out`, default bench/results/service_throughput.json):
   {"benchmark", "date", "machine": {cpu_model, cores, python_reference_ms, ram_gib, system, python,
@@ -35,8 +38,10 @@ Output (`--out`, default bench/results/service_throughput.json):
    "results": [{"backend", "phase", "requests", "failed", "seconds", "throughput_per_s", "p50_ms",
                 "p95_ms", "max_ms", "cpu_ms_per_request": {"service", "database", "clients",
                 "stand_in_rasa"}, "load_average_1m"}, ...]}
-`phase` is create, claim, message or all; the message record also has `outbox`: {"messages", "sent",
-"seconds_after_phase"}, how long the outbox deliverer took after the phase to hand every reply to Rasa.
+`phase` is create, claim, message or all; each record also has `round` (which round it is from) and
+`rounds_per_s` (that phase's writes/s in every round); the message record also has `outbox`:
+{"messages", "sent", "seconds_after_phase"}, how long the outbox deliverer took after the phase to hand
+every reply to Rasa.
 A Markdown table goes to stdout.
 
 The service runs as configured in production except: the per-token rate limit is off (one bot token
@@ -553,6 +558,48 @@ def run_backend(
     return records
 
 
+def measure_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """One run of the three phases on a new scratch database."""
+    with tempfile.TemporaryDirectory(prefix=f"helpdesk-bench-{backend}-") as tmp:
+        data_dir = Path(tmp)
+        if backend == "sqlite":
+            return run_backend(backend, f"sqlite:///{data_dir / 'helpdesk.db'}", data_dir, args, None)
+        admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        name = f"helpdesk_bench_{secrets.token_hex(6)}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+            return run_backend(backend, url, data_dir, args, _postgres_backends(admin, name))
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def median_rounds(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per backend, the records of its median round (by overall writes/s), each with every round's
+    writes/s of its phase in `rounds_per_s`."""
+    by_backend: dict[str, list[list[dict[str, Any]]]] = {}
+    for records in rounds:
+        by_backend.setdefault(records[0]["backend"], []).append(records)
+    out: list[dict[str, Any]] = []
+    for runs in by_backend.values():
+
+        def overall(records: list[dict[str, Any]]) -> float:
+            return next((r["throughput_per_s"] or 0.0 for r in records if r["phase"] == "all"), 0.0)
+
+        ranked = sorted(runs, key=overall)
+        median = ranked[(len(ranked) - 1) // 2]
+        for record in median:
+            record["rounds_per_s"] = [
+                next((r["throughput_per_s"] for r in run if r["phase"] == record["phase"]), None)
+                for run in runs
+            ]
+            out.append(record)
+    return out
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--stand-in-rasa"]:
         stand_in_rasa(int(sys.argv[2]))
@@ -564,6 +611,12 @@ def main() -> None:
         "--workers", type=int, default=os.cpu_count() or 1, help="uvicorn worker processes (default: cores)"
     )
     parser.add_argument("--seconds", type=float, default=60, help="time limit per phase")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="runs of every backend, interleaved; each backend's median round is reported",
+    )
     parser.add_argument(
         "--backends",
         default=",".join(BACKENDS),
@@ -585,27 +638,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "service_throughput.json")
     args = parser.parse_args()
 
+    backends = args.backends.split(",")
+    for backend in backends:
+        if backend not in BACKENDS:
+            parser.error(f"unknown backend {backend!r}: choose from {', '.join(BACKENDS)}")
     load_before = load_average()
-    results: list[dict[str, Any]] = []
-    for backend in args.backends.split(","):
-        with tempfile.TemporaryDirectory(prefix=f"helpdesk-bench-{backend}-") as tmp:
-            data_dir = Path(tmp)
-            if backend not in BACKENDS:
-                parser.error(f"unknown backend {backend!r}: choose from {', '.join(BACKENDS)}")
-            if backend == "sqlite":
-                results += run_backend(backend, f"sqlite:///{data_dir / 'helpdesk.db'}", data_dir, args, None)
-                continue
-            admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-            name = f"helpdesk_bench_{secrets.token_hex(6)}"
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            try:
-                url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-                results += run_backend(backend, url, data_dir, args, _postgres_backends(admin, name))
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
+    # Round after round, every backend once per round: a machine whose speed drifts (a shared host) slows
+    # them alike, and each backend's median round is what is reported.
+    rounds: list[list[dict[str, Any]]] = []
+    for number in range(1, args.rounds + 1):
+        for backend in backends:
+            rounds.append([{**r, "round": number} for r in measure_backend(backend, args)])
+    results = median_rounds(rounds)
 
     overall = {r["backend"]: r["throughput_per_s"] for r in results if r["phase"] == "all"}
     report = {
@@ -651,6 +695,8 @@ def main() -> None:
                 cell += f" {r['outbox']['seconds_after_phase']} s after"
             if r["failed"]:
                 cell += f", failed {r['failed']}"
+            if len(r.get("rounds_per_s") or []) > 1:
+                cell += f", rounds {' / '.join(str(x) for x in r['rounds_per_s'])}/s"
             cells.append(cell)
         print(f"| {phase_name} | {' | '.join(cells)} |")
     print(f"written to {args.out}")
