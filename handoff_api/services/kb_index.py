@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +28,8 @@ from knowledge_base.search import HybridIndex, SearchResponse
 
 log = structlog.get_logger(__name__)
 STARTER_CORPUS = Path(__file__).resolve().parents[2] / "knowledge_base" / "articles"
+# PostgreSQL advisory lock key of the first start's seeding ("kb_seed" in ASCII).
+SEED_LOCK_KEY = 0x6B625F73656564
 
 
 class DbEmbeddingStore:
@@ -113,6 +115,12 @@ class KnowledgeIndex:
         """Imports the starter corpus on the very first start (never again once anything was stored)."""
         try:
             with self._write() as session, session.begin():
+                if session.get_bind().dialect.name == "postgresql":
+                    # Workers starting together on an empty database take turns (SQLite's writers do
+                    # anyway): one that looked while another was importing found the base empty, then
+                    # met the other's committed rows mid-import ("article ... exists already") and its
+                    # start failed. Held to the commit; the next one finds the articles and leaves them.
+                    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEED_LOCK_KEY})
                 if kb_store.latest_revision(session) or session.scalar(select(ArticleRow.id).limit(1)):
                     return 0
                 loaded = load_articles(corpus)

@@ -2,16 +2,19 @@
 
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from handoff_api.core.config import Settings
 from handoff_api.core.db import make_engine, make_session_factory
 from handoff_api.main import create_app
 from handoff_api.services import kb_store
 from handoff_api.services.kb_index import KnowledgeIndex
-from knowledge_base.articles import load_articles
+from knowledge_base.articles import Article, load_articles
 from knowledge_base.embeddings import MiniLMEmbedder
 
 from .conftest import HandoffFactory, Tokens
@@ -249,6 +252,52 @@ def test_the_bots_links_open_the_published_article_safely(client: TestClient, to
         "/api/v1/kb/articles", json={**NEW_ARTICLE, "status": "draft"}, headers=tokens.auth("editor")
     )
     assert client.get(f"/kb/{draft.json()['id']}").status_code == 404
+
+
+def test_a_worker_that_starts_while_another_seeds_waits_for_it_and_imports_nothing(
+    settings: Settings, embedder: MiniLMEmbedder, kb_seed_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers started together on an empty database: the second one looked while the first was
+    importing, found nothing, and imported too; on PostgreSQL it then met the first's committed rows
+    mid-import and its start failed ("article ... exists already", seen in bench/handoff_latency.py)."""
+    importing: list[str] = []
+    original = kb_store.import_articles
+
+    def slow_first_import(session: Session, articles: Iterable[Article], by: str) -> tuple[int, int]:
+        importing.append(threading.current_thread().name)
+        result = original(session, articles, by)
+        if len(importing) == 1:
+            time.sleep(1.0)  # the first worker's import is still uncommitted when the second starts
+        return result
+
+    monkeypatch.setattr(kb_store, "import_articles", slow_first_import)
+    engine = make_engine(settings.sqlalchemy_url)
+    factory = make_session_factory(engine)
+    seeded: list[int] = []
+
+    def seed() -> None:
+        seeded.append(KnowledgeIndex(factory, factory, embedder).seed_if_empty(kb_seed_dir))
+
+    def start(name: str) -> threading.Thread:
+        thread = threading.Thread(name=name, target=seed)
+        thread.start()
+        return thread
+
+    try:
+        first = start("first")
+        deadline = time.monotonic() + 30
+        while not importing and time.monotonic() < deadline:
+            time.sleep(0.01)
+        second = start("second")
+        for thread in (first, second):
+            thread.join(timeout=60)
+        corpus = len(load_articles(kb_seed_dir).articles)
+        assert sorted(seeded) == [0, corpus]
+        assert importing == ["first"], "the second worker waited for the first and left the base alone"
+        with factory() as session:
+            assert len(kb_store.all_articles(session)) == corpus
+    finally:
+        engine.dispose()
 
 
 def test_workers_starting_together_on_an_empty_database_seed_it_once(
