@@ -577,6 +577,10 @@ def measure_backend(backend: str, args: argparse.Namespace) -> list[dict[str, An
             admin.dispose()
 
 
+def _overall_per_s(records: list[dict[str, Any]]) -> float:
+    return next((r["throughput_per_s"] or 0.0 for r in records if r["phase"] == "all"), 0.0)
+
+
 def median_rounds(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Per backend, the records of its median round (by overall writes/s), each with every round's
     writes/s of its phase in `rounds_per_s`."""
@@ -585,11 +589,7 @@ def median_rounds(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
         by_backend.setdefault(records[0]["backend"], []).append(records)
     out: list[dict[str, Any]] = []
     for runs in by_backend.values():
-
-        def overall(records: list[dict[str, Any]]) -> float:
-            return next((r["throughput_per_s"] or 0.0 for r in records if r["phase"] == "all"), 0.0)
-
-        ranked = sorted(runs, key=overall)
+        ranked = sorted(runs, key=_overall_per_s)
         median = ranked[(len(ranked) - 1) // 2]
         for record in median:
             record["rounds_per_s"] = [

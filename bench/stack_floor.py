@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from handoff_api.core.security import hash_token
-from handoff_api.models import Handoff, Message, User
+from handoff_api.models import Handoff, Message, User, utcnow
 
 HANDOFFS = cast(Table, Handoff.__table__)
 MESSAGES = cast(Table, Message.__table__)
@@ -86,10 +86,6 @@ _CLAIM = (
 )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def _naive(at: datetime | None) -> datetime | None:
     return at.astimezone(UTC).replace(tzinfo=None) if at is not None else None
 
@@ -97,7 +93,7 @@ def _naive(at: datetime | None) -> datetime | None:
 @app.post("/api/v1/handoffs", status_code=201, response_model=Written)
 async def create(body: HandoffIn, _bot: UserId) -> Written:
     def work() -> Written:
-        now = _now()
+        now = utcnow()
         with Sessions() as session, session.begin():
             handoff_id = _insert(session, body, now)
         return Written(id=handoff_id, status="waiting")
@@ -138,7 +134,7 @@ def _insert(session: Session, body: HandoffIn, now: datetime) -> int:
 async def claim(handoff_id: int, agent_id: UserId) -> Written:
     def work() -> int | None:
         with Sessions() as session, session.begin():
-            params = {"handoff_id": handoff_id, "agent_id": agent_id, "now": _now()}
+            params = {"handoff_id": handoff_id, "agent_id": agent_id, "now": utcnow()}
             claimed: int | None = session.execute(_CLAIM, params).scalar()
             return claimed
 
@@ -151,7 +147,7 @@ async def claim(handoff_id: int, agent_id: UserId) -> Written:
 async def message(handoff_id: int, body: MessageIn, _agent: UserId) -> Written:
     def work() -> None:
         with Sessions() as session, session.begin():
-            line = {"handoff_id": handoff_id, "role": "agent", "text": body.text, "at": _now()}
+            line = {"handoff_id": handoff_id, "role": "agent", "text": body.text, "at": utcnow()}
             session.execute(_INSERT_LINES, line)
 
     await run_in_threadpool(work)

@@ -34,8 +34,11 @@ class RasaClient:
         # carry it into the outbox's last_error or a log line.
         return RasaUnavailable(what.replace(self._token, "***") if self._token else what)
 
-    async def _call(self, method: str, path: str, params: dict[str, str], payload: Any = None) -> Any:
-        """Rasa's JSON answer; RasaUnavailable when it cannot be reached or answers with an error."""
+    async def _call(
+        self, method: str, path: str, params: dict[str, str], payload: Any = None, *, answer: bool = False
+    ) -> Any:
+        """Rasa's JSON answer when `answer` (else None: a delivery needs only the status); RasaUnavailable
+        when Rasa cannot be reached or answers with an error."""
         try:
             async with self._http().request(
                 method, self._base_url + path, params=params, json=payload
@@ -43,6 +46,9 @@ class RasaClient:
                 if response.status >= 400:
                     text = await response.text(errors="replace")
                     raise self._unavailable(f"Rasa answered {response.status}: {text[:300]}")
+                if not answer:
+                    await response.read()  # the connection goes back to the pool
+                    return None
                 return await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise self._unavailable(f"{type(exc).__name__}: {exc}") from exc
@@ -67,7 +73,8 @@ class RasaClient:
         """Whether a bot event of this outbox item is in the conversation already (a retry after an
         attempt whose answer was lost must not reach the customer twice)."""
         params = {"include_events": "ALL", "token": self._token}
-        tracker = await self._call("GET", f"{self._conversation(conversation_id)}/tracker", params)
+        path = f"{self._conversation(conversation_id)}/tracker"
+        tracker = await self._call("GET", path, params, answer=True)
         events = tracker.get("events") if isinstance(tracker, dict) else None
         for event in events or []:
             if isinstance(event, dict) and (event.get("metadata") or {}).get("helpdesk_outbox_id") == item_id:
