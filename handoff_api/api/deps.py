@@ -83,40 +83,47 @@ def _user_with_token(session: Session, token_hash: str) -> User | None:
     return session.scalar(select(User).where(User.token_hash == token_hash, User.active.is_(True)))
 
 
-async def get_current_user(
-    request: Request,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+async def _signed_in_user(
+    request: Request, session: Session, credentials: HTTPAuthorizationCredentials | None
 ) -> User:
     """The token's user: from the token cache (no query) or the database (core/token_cache.py)."""
-    unauthorized = HTTPException(
-        status_code=status.HTTP_401_UNAUTHORIZED,
-        detail="a valid bearer token is required",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise unauthorized
+        raise _unauthorized()
     token_hash = hash_token(credentials.credentials, request.app.state.secret_key)
     cache: TokenCache = request.app.state.token_cache
     user = cache.user(session, token_hash)
     if user is None:
         user = await run_in_threadpool(_user_with_token, session, token_hash)
         if user is None:
-            raise unauthorized
+            raise _unauthorized()
         cache.remember(token_hash, user)
     return user
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+def _unauthorized() -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail="a valid bearer token is required",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
-def require_roles(*roles: str) -> Callable[[User], Awaitable[User]]:
-    async def check(user: CurrentUser) -> User:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def require_roles(*roles: str) -> Callable[..., Awaitable[User]]:
+    """The signed-in user, if their role is one of `roles` (else 403; no valid token: 401).
+
+    One dependency level, not a role check on top of a user lookup: FastAPI's per-request cost grows with
+    every level, and these guard every busy route."""
+
+    async def signed_in_with_role(request: Request, session: SessionDep, credentials: Credentials) -> User:
+        user = await _signed_in_user(request, session, credentials)
         if user.role not in roles:
             raise Forbidden(f"role {user.role} may not do this; it needs one of: {', '.join(roles)}")
         return user
 
-    return check
+    return signed_in_with_role
 
 
 CurrentBot = Annotated[User, Depends(require_roles("bot"))]
