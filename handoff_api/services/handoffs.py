@@ -25,7 +25,8 @@ from handoff_api.models import (
     utcnow,
 )
 from handoff_api.schemas import TIER_ORDER, HandoffCreate
-from handoff_api.services import events, sla
+from handoff_api.services import events, reply_statement, sla
+from handoff_api.services.feed_signal import mark
 
 # The tables, for the statements the busiest writes run without ORM objects.
 HANDOFFS = cast(Table, Handoff.__table__)
@@ -366,6 +367,8 @@ def reply(
     """The common agent reply, reading only the handoff's columns it needs (no ORM object): None unless
     the handoff is in one of `tiers`, not resolved, and held by `agent` (or `agent` is a lead), when
     `send_agent_message` on the loaded handoff gives the right answer (404, 403, 409)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _reply_in_one_statement(session, handoff_id, agent, tiers, text, source_key)
     target = session.execute(_REPLY_TARGET, {"handoff_id": handoff_id}).first()
     if (
         target is None
@@ -375,6 +378,38 @@ def reply(
     ):
         return None
     return _write_agent_message(session, target, agent, text, source_key)
+
+
+def _reply_in_one_statement(
+    session: Session,
+    handoff_id: int,
+    agent: User,
+    tiers: tuple[str, ...],
+    text: str,
+    source_key: str | None,
+) -> Sent | None:
+    """`reply` on PostgreSQL: what `_write_agent_message` writes, in one statement (reply_statement.py)."""
+    at = utcnow()
+    message_id = session.execute(
+        reply_statement.REPLY,
+        {
+            "handoff_id": handoff_id,
+            "tiers": list(tiers),
+            "lead": agent.role == "lead",
+            "agent_id": agent.id,
+            "agent_name": agent.name,
+            "text": text,
+            "at": at,
+            "source_key": source_key,
+            "agent": {"name": agent.name, "tier": agent.role},
+            "takeover": ENGINEER_TAKES_OVER,
+            "actor": events.actor_name(agent),
+        },
+    ).scalar()
+    if message_id is None:
+        return None
+    mark(session)  # a history entry was written: the commit wakes the event streams
+    return Sent(message_id, "agent", text, at, agent.name)
 
 
 def earlier_reply(session: Session, handoff_id: int, agent: User, source_key: str) -> Sent | None:

@@ -4,6 +4,7 @@ creations under concurrency, compact write answers, the token cache, and idle-co
 import asyncio
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -281,3 +282,130 @@ def test_a_retried_reply_with_its_idempotency_key_is_written_once(
     engine.dispose()
     assert texts == ["On it.", "Try now?", "ping", "ping", "racing"]
     assert _count(settings, select(func.count()).select_from(OutboxItem)) == 5
+
+
+def _reply_rows(settings: Settings, handoff_id: int) -> dict[str, Any]:
+    """Every row a reply writes, as plain values (ids and times compared apart)."""
+    engine = make_engine(settings.sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        handoff = session.get(Handoff, handoff_id)
+        assert handoff is not None
+        lines = session.scalars(
+            select(Message)
+            .where(Message.handoff_id == handoff_id, Message.role == "agent")
+            .order_by(Message.id)
+        ).all()
+        outbox = session.scalars(select(OutboxItem).order_by(OutboxItem.id)).all()
+        history = session.scalars(
+            select(HandoffEvent).where(HandoffEvent.kind == "message.agent").order_by(HandoffEvent.id)
+        ).all()
+        rows = {
+            "handoff": (handoff.first_response_at, handoff.updated_at),
+            "lines": [(m.id, m.role, m.text, m.at, m.author_id, m.author_name, m.source_key) for m in lines],
+            "outbox": [
+                (
+                    o.handoff_id,
+                    o.conversation_id,
+                    o.events,
+                    o.status,
+                    o.attempts,
+                    o.next_attempt_at,
+                    o.created_at,
+                )
+                for o in outbox
+            ],
+            "history": [(e.handoff_id, e.tier, e.actor, e.at, e.detail) for e in history],
+        }
+    engine.dispose()
+    return rows
+
+
+def test_a_reply_writes_the_same_rows_on_every_database(
+    settings: Settings, client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory
+) -> None:
+    """PostgreSQL writes a reply in one statement (services/reply_statement.py), SQLite in five: the same
+    rows, column for column, on both."""
+    handoff = handoff_factory.create("same-rows")
+    handoff_id = int(str(handoff["id"]))
+    base = f"/api/v1/handoffs/{handoff_id}"
+    assert client.post(f"{base}/claim", headers=tokens.auth("l2")).status_code == 200
+    first = client.post(
+        f"{base}/messages", json={"text": "On it"}, headers=tokens.auth("l2") | {"Idempotency-Key": "k-1"}
+    ).json()
+    second = client.post(f"{base}/messages", json={"text": "Done?"}, headers=tokens.auth("lead")).json()
+    rows = _reply_rows(settings, handoff_id)
+
+    agent_id = rows["lines"][0][4]
+    first_at = rows["lines"][0][3]
+    assert [line[:3] + line[4:] for line in rows["lines"]] == [
+        (first["id"], "agent", "On it", agent_id, "agent-l2", "reply:k-1"),
+        (second["id"], "agent", "Done?", rows["lines"][1][4], "agent-lead", None),
+    ]
+    assert rows["lines"][1][4] != agent_id
+    # The first response is the first reply's time; a later reply changes neither.
+    assert rows["handoff"] == (first_at, first_at)
+    assert [o[:5] for o in rows["outbox"]] == [
+        (
+            handoff_id,
+            "same-rows",
+            [
+                {
+                    "event": "bot",
+                    "text": "On it",
+                    "metadata": {
+                        "helpdesk_message_id": first["id"],
+                        "agent": {"name": "agent-l2", "tier": "l2"},
+                    },
+                },
+                {"event": "active_loop", "name": None},
+                {"event": "slot", "name": "requested_slot", "value": None},
+                {"event": "pause"},
+            ],
+            "pending",
+            0,
+        ),
+        (
+            handoff_id,
+            "same-rows",
+            [
+                {
+                    "event": "bot",
+                    "text": "Done?",
+                    "metadata": {
+                        "helpdesk_message_id": second["id"],
+                        "agent": {"name": "agent-lead", "tier": "lead"},
+                    },
+                }
+            ],
+            "pending",
+            0,
+        ),
+    ]
+    # Due at once, and created with the line (in the same request).
+    assert all(timedelta(0) <= at - first_at < timedelta(seconds=5) for at in rows["outbox"][0][5:])
+    assert [e[:3] + e[4:] for e in rows["history"]] == [
+        (handoff_id, "l2", "l2:agent-l2", {"message_id": first["id"]}),
+        (handoff_id, "l2", "lead:agent-lead", {"message_id": second["id"]}),
+    ]
+    assert timedelta(0) <= rows["history"][0][3] - first_at < timedelta(seconds=5)
+
+
+def test_a_refused_reply_writes_nothing(
+    settings: Settings, client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory
+) -> None:
+    handoff = handoff_factory.create("refused")
+    handoff_id = int(str(handoff["id"]))
+    base = f"/api/v1/handoffs/{handoff_id}"
+    client.post(f"{base}/claim", headers=tokens.auth("l2"))
+    for token, status in (("l2_other", 409), ("l3", 403)):
+        assert (
+            client.post(f"{base}/messages", json={"text": "x"}, headers=tokens.auth(token)).status_code
+            == status
+        )
+    client.post(f"{base}/resolve", json={"resolution": "fixed"}, headers=tokens.auth("l2"))
+    assert (
+        client.post(f"{base}/messages", json={"text": "late"}, headers=tokens.auth("l2")).status_code == 409
+    )
+    rows = _reply_rows(settings, handoff_id)
+    assert rows["lines"] == [] and rows["history"] == [] and rows["handoff"][0] is None
+    assert all(o[2][0]["event"] != "bot" for o in rows["outbox"])
