@@ -25,7 +25,7 @@ from handoff_api.models import (
     utcnow,
 )
 from handoff_api.schemas import TIER_ORDER, HandoffCreate
-from handoff_api.services import events, reply_statement, sla
+from handoff_api.services import events, single_statement_writes, sla
 from handoff_api.services.feed_signal import mark
 
 # The tables, for the statements the busiest writes run without ORM objects.
@@ -263,18 +263,28 @@ _CLAIM_WAITING = (
 def claim_waiting(session: Session, handoff_id: int, agent: User, tiers: tuple[str, ...]) -> Handoff | None:
     """The common claim in one statement: the handoff if it was waiting in one of `tiers` and is now the
     agent's. None when it is unknown, of another tier, or not waiting (any more): `claim` then gives the
-    right answer (404, 403, 409, or 200 to the holder claiming again)."""
-    row = session.execute(
-        _CLAIM_WAITING,
-        {"handoff_id": handoff_id, "tiers": list(tiers), "agent_id": agent.id, "now": utcnow()},
-    ).first()
+    right answer (404, 403, 409, or 200 to the holder claiming again). On PostgreSQL the history entry is
+    written by the same statement (single_statement_writes.py)."""
+    params = {"handoff_id": handoff_id, "tiers": list(tiers), "agent_id": agent.id, "now": utcnow()}
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        params |= {"actor": events.actor_name(agent), "agent_name": agent.name}
+    row = session.execute(single_statement_writes.CLAIM if postgresql else _CLAIM_WAITING, params).first()
     if row is None:
         return None
     handoff = _adopt(session, dict(row._mapping))
     set_committed_value(handoff, "assignee", agent)
-    events.insert_now(
-        session, handoff.id, handoff.tier, "handoff.claimed", events.actor_name(agent), assignee=agent.name
-    )
+    if postgresql:
+        mark(session)  # the history entry is written: the commit wakes the event streams
+    else:
+        events.insert_now(
+            session,
+            handoff.id,
+            handoff.tier,
+            "handoff.claimed",
+            events.actor_name(agent),
+            assignee=agent.name,
+        )
     return handoff
 
 
@@ -388,10 +398,11 @@ def _reply_in_one_statement(
     text: str,
     source_key: str | None,
 ) -> Sent | None:
-    """`reply` on PostgreSQL: what `_write_agent_message` writes, in one statement (reply_statement.py)."""
+    """`reply` on PostgreSQL: what `_write_agent_message` writes, in one statement
+    (single_statement_writes.py)."""
     at = utcnow()
     message_id = session.execute(
-        reply_statement.REPLY,
+        single_statement_writes.REPLY,
         {
             "handoff_id": handoff_id,
             "tiers": list(tiers),

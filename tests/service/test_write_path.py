@@ -323,8 +323,8 @@ def _reply_rows(settings: Settings, handoff_id: int) -> dict[str, Any]:
 def test_a_reply_writes_the_same_rows_on_every_database(
     settings: Settings, client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory
 ) -> None:
-    """PostgreSQL writes a reply in one statement (services/reply_statement.py), SQLite in five: the same
-    rows, column for column, on both."""
+    """PostgreSQL writes a reply in one statement (services/single_statement_writes.py), SQLite in five:
+    the same rows, column for column, on both."""
     handoff = handoff_factory.create("same-rows")
     handoff_id = int(str(handoff["id"]))
     base = f"/api/v1/handoffs/{handoff_id}"
@@ -409,3 +409,32 @@ def test_a_refused_reply_writes_nothing(
     rows = _reply_rows(settings, handoff_id)
     assert rows["lines"] == [] and rows["history"] == [] and rows["handoff"][0] is None
     assert all(o[2][0]["event"] != "bot" for o in rows["outbox"])
+
+
+def test_a_claim_writes_the_same_history_entry_on_every_database(
+    settings: Settings, client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory
+) -> None:
+    """On PostgreSQL the claim's history entry is written by the claiming statement itself."""
+    handoff = handoff_factory.create("claimed-entry")
+    handoff_id = int(str(handoff["id"]))
+    answer = client.post(f"/api/v1/handoffs/{handoff_id}/claim", headers=tokens.auth("l2")).json()
+    engine = make_engine(settings.sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        entries = session.scalars(
+            select(HandoffEvent).where(HandoffEvent.handoff_id == handoff_id).order_by(HandoffEvent.id)
+        ).all()
+        claimed = session.get(Handoff, handoff_id)
+        assert claimed is not None
+        updated_at = claimed.updated_at
+    engine.dispose()
+    assert [(e.kind, e.tier, e.actor, e.detail) for e in entries] == [
+        ("handoff.created", "l2", "bot:agent-bot", {"reason": "customer_request"}),
+        ("handoff.claimed", "l2", "l2:agent-l2", {"assignee": "agent-l2"}),
+    ]
+    assert timedelta(0) <= entries[1].at - updated_at < timedelta(seconds=5)
+    assert answer["status"] == "assigned" and answer["assignee"]["name"] == "agent-l2"
+    assert [(e["kind"], e["actor"], e["detail"]) for e in answer["history"]][-1] == (
+        "handoff.claimed",
+        "l2:agent-l2",
+        {"assignee": "agent-l2"},
+    )

@@ -1,15 +1,18 @@
-"""An agent's reply as one PostgreSQL statement: the busiest write in a help desk, five round trips otherwise.
+"""The busiest writes as one PostgreSQL statement each, where SQLite takes several round trips.
 
-`handoffs.reply` on SQLite reads the handoff, then writes the transcript line, the first response time
-(once), the outbox entry that carries the line to the customer, and the history entry. On PostgreSQL the
-same work is one statement whose data-modifying CTEs share the handoff they read (`target`) and the new
-line's id (`line`): one round trip instead of five, and one statement for the server to run instead of five.
-The rows are the same as the SQLite path writes, column for column (tests/service/test_handoffs.py runs
-both on both databases).
+A reply is the busiest write of a help desk. `handoffs.reply` on SQLite reads the handoff, then writes the
+transcript line, the first response time (once), the outbox entry that carries the line to the customer, and
+the history entry. On PostgreSQL the same work is one statement whose data-modifying CTEs share the handoff
+they read (`target`) and the new line's id (`line`): one round trip instead of five, and one statement for the
+server to run instead of five. The rows are the same as the SQLite path writes, column for column
+(tests/service/test_write_path.py runs both on both databases).
 
 No row comes back when the handoff is not one the agent may reply in (unknown, another tier's, resolved,
 or held by someone else, unless the agent is a lead); nothing is written then, and the caller's slow path
 gives the right answer (404, 403, 409).
+
+A claim on SQLite is the conditional UPDATE and then the history entry; on PostgreSQL the entry is written
+by a CTE of the UPDATE, from the row it claimed.
 """
 
 from typing import Any, cast
@@ -27,7 +30,7 @@ OUTBOX = cast(Table, OutboxItem.__table__)
 EVENTS = cast(Table, HandoffEvent.__table__)
 
 
-def _statement() -> Select[Any]:
+def _reply() -> Select[Any]:
     at = bindparam("at", type_=HANDOFFS.c.updated_at.type)
     text = bindparam("text", type_=MESSAGES.c.text.type)
     target = (
@@ -128,5 +131,41 @@ def _statement() -> Select[Any]:
     )
 
 
-# Built once: SQLAlchemy caches a statement object's SQL, and building this one costs more than running it.
-REPLY = _statement()
+def _claim() -> Select[Any]:
+    now = bindparam("now", type_=HANDOFFS.c.updated_at.type)
+    claimed = (
+        update(HANDOFFS)
+        .where(
+            HANDOFFS.c.id == bindparam("handoff_id"),
+            HANDOFFS.c.status == "waiting",
+            HANDOFFS.c.tier.in_(bindparam("tiers", expanding=True)),
+        )
+        .values(status="assigned", assignee_id=bindparam("agent_id"), updated_at=now)
+        .returning(*HANDOFFS.c)
+        .cte("claimed")
+    )
+    history_entry = (
+        insert(EVENTS)
+        .from_select(
+            ["handoff_id", "kind", "tier", "actor", "at", "detail"],
+            select(
+                claimed.c.id,
+                literal("handoff.claimed"),
+                claimed.c.tier,
+                bindparam("actor", type_=EVENTS.c.actor.type),
+                now,
+                sql_cast(
+                    func.jsonb_build_object("assignee", bindparam("agent_name", type_=EVENTS.c.actor.type)),
+                    JSON,
+                ),
+            ),
+        )
+        .returning(EVENTS.c.id)
+        .cte("history_entry")
+    )
+    return select(claimed).add_cte(history_entry)
+
+
+# Built once: SQLAlchemy caches a statement object's SQL, and building one costs more than running it.
+REPLY = _reply()
+CLAIM = _claim()
