@@ -240,3 +240,5 @@ class WidgetReplies(BaseModel):
     # Whether an engineer's handoff of this conversation is still open (waiting or assigned): a widget
     # that missed the hand-back to the bot learns here that it no longer talks to an engineer.
     open: bool
+    # More replies follow the last one here: the widget asks again, after it.
+    more: bool = False

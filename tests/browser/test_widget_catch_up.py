@@ -1,5 +1,6 @@
 """In a real browser: the engineer's replies written while the customer's chat was closed are there when
-they come back (once each), and a hand-back to the bot missed while away shows as such."""
+they come back (once each, all of them after a long absence), and a hand-back to the bot missed while away
+shows as such."""
 
 import re
 
@@ -63,6 +64,21 @@ def test_replies_written_while_the_chat_was_closed_are_shown_on_return(
         expect(agent_lines).to_have_count(4)
         page.close()
 
+        # A long absence: more replies than one answer of the service carries (50); all of them show.
+        for n in range(1, 53):
+            assert (
+                alice.post(f"/handoffs/{handoff_id}/messages", json={"text": f"Update {n}"}).status_code
+                == 201
+            )
+        page = context.new_page()
+        errors += script_errors(page)
+        Widget(page, stack).open()
+        agent_lines = page.locator(".msg.agent")
+        expect(agent_lines).to_have_count(56)
+        expect(agent_lines.nth(4)).to_contain_text("Update 1")
+        expect(agent_lines.nth(55)).to_contain_text("Update 52")
+        page.close()
+
         # Handed back to the bot while the chat was closed: the status says so on return.
         resolved = alice.post(
             f"/handoffs/{handoff_id}/resolve", json={"resolution": "VPN profile reset", "return_to_bot": True}
@@ -72,7 +88,7 @@ def test_replies_written_while_the_chat_was_closed_are_shown_on_return(
         errors += script_errors(page)
         Widget(page, stack).open()
         expect(page.locator("#hd-status")).to_have_text(re.compile("Virtual assistant"))
-        expect(page.locator(".msg.agent")).to_have_count(4)
+        expect(page.locator(".msg.agent")).to_have_count(56)
         assert errors == []
     finally:
         alice.close()

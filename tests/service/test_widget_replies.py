@@ -6,6 +6,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 PATH = "/api/v1/widget/replies"
+NOTHING = {"replies": [], "open": False, "more": False}
 
 
 def _widget_id() -> str:
@@ -50,7 +51,7 @@ def test_a_widget_reads_the_replies_after_its_last_one(
 
     later = client.get(PATH, params={"conversation_id": conversation, "after": first}).json()["replies"]
     assert [r["id"] for r in later] == [second]
-    caught_up = {"replies": [], "open": True}
+    caught_up = {"replies": [], "open": True, "more": False}
     assert client.get(PATH, params={"conversation_id": conversation, "after": second}).json() == caught_up
     resolved = client.post(
         f"/api/v1/handoffs/{handoff['id']}/resolve",
@@ -59,7 +60,23 @@ def test_a_widget_reads_the_replies_after_its_last_one(
     )
     assert resolved.status_code == 200, resolved.text
     handed_back = client.get(PATH, params={"conversation_id": conversation, "after": second}).json()
-    assert handed_back == {"replies": [], "open": False}
+    assert handed_back == {"replies": [], "open": False, "more": False}
+
+
+def test_a_long_absence_comes_in_pages_that_say_more_follows(
+    client: TestClient, tokens: Any, handoff_factory: Any
+) -> None:
+    conversation = _widget_id()
+    handoff = handoff_factory.create(conversation)
+    sent = _claim_and_reply(client, tokens, handoff, *(f"update {n}" for n in range(53)))
+
+    first = client.get(PATH, params={"conversation_id": conversation}).json()
+    assert [r["id"] for r in first["replies"]] == sent[:50] and first["more"] is True
+    rest = client.get(PATH, params={"conversation_id": conversation, "after": sent[49]}).json()
+    assert [r["text"] for r in rest["replies"]] == ["update 50", "update 51", "update 52"]
+    assert rest["more"] is False and rest["open"] is True
+    exactly_a_page = client.get(PATH, params={"conversation_id": conversation, "after": sent[2]}).json()
+    assert len(exactly_a_page["replies"]) == 50 and exactly_a_page["more"] is False
 
 
 def test_nobody_reads_another_conversations_replies(
@@ -67,12 +84,12 @@ def test_nobody_reads_another_conversations_replies(
 ) -> None:
     mine = handoff_factory.create(_widget_id())
     _claim_and_reply(client, tokens, mine, "For the owner only")
-    assert client.get(PATH, params={"conversation_id": _widget_id()}).json() == {"replies": [], "open": False}
+    assert client.get(PATH, params={"conversation_id": _widget_id()}).json() == NOTHING
     # A messenger's sender id is often guessable (a phone number): never answered here.
     messenger_id = _widget_id()
     telegram = handoff_factory.create(messenger_id, channel="telegram")
     _claim_and_reply(client, tokens, telegram, "Telegram reply")
-    assert client.get(PATH, params={"conversation_id": messenger_id}).json() == {"replies": [], "open": False}
+    assert client.get(PATH, params={"conversation_id": messenger_id}).json() == NOTHING
     for wrong in ("conv-1", "+4915112345678", _widget_id().upper(), _widget_id() + "0"):
         refused = client.get(PATH, params={"conversation_id": wrong})
         assert refused.status_code == 422, wrong

@@ -6,7 +6,8 @@ the replies after the last one it has and shows those it lacks (they carry the `
 live messages carry). No token: the widget's conversation id, 128 random bits that only that browser
 holds, is the key, as it is for Rasa's socket.io channel. Only widget conversations (channel `socketio`,
 an id of the widget's form) are answered, so that a messenger's guessable sender id reads nothing.
-`open` says whether an engineer still has the conversation, for a widget that missed the hand-back.
+`open` says whether an engineer still has the conversation, for a widget that missed the hand-back;
+`more`, that replies follow the last one of this answer (at most 50 come at once).
 """
 
 from typing import Annotated
@@ -47,8 +48,8 @@ def missed_replies(
             Message.id > after,
         )
         .order_by(Message.id)
-        .limit(REPLIES_PER_ANSWER)
-    )
+        .limit(REPLIES_PER_ANSWER + 1)
+    ).all()
     open_handoff = session.scalar(
         select(Handoff.id).where(
             Handoff.conversation_id == conversation_id,
@@ -58,6 +59,7 @@ def missed_replies(
     )
     return WidgetReplies(
         open=open_handoff is not None,
+        more=len(rows) > REPLIES_PER_ANSWER,
         replies=[
             WidgetReply(
                 id=row.id,
@@ -65,6 +67,6 @@ def missed_replies(
                 at=row.at,
                 agent=WidgetEngineer(name=row.author_name or "Engineer", tier=row.role or ""),
             )
-            for row in rows
+            for row in rows[:REPLIES_PER_ANSWER]
         ],
     )

@@ -210,14 +210,22 @@ export function mount(config) {
     if (!config.serviceUrl || catchingUp) return;
     catchingUp = true;
     try {
-      const url = new URL("api/v1/widget/replies", config.serviceUrl);
-      url.searchParams.set("conversation_id", store.state.sessionId);
-      url.searchParams.set("after", String(store.state.lastReplyId || 0));
-      const response = await fetch(url, { cache: "no-store" });
-      if (!response.ok) return;
-      const answer = await response.json();
-      for (const reply of Array.isArray(answer.replies) ? answer.replies : []) {
-        received({ text: String(reply.text), agent: reply.agent, helpdesk_message_id: reply.id });
+      let after = store.state.lastReplyId || 0;
+      let answer;
+      // At most 50 replies come at once: a chat closed through a long conversation asks until it has all.
+      for (let page = 0; page < 100; page++) {
+        const url = new URL("api/v1/widget/replies", config.serviceUrl);
+        url.searchParams.set("conversation_id", store.state.sessionId);
+        url.searchParams.set("after", String(after));
+        const response = await fetch(url, { cache: "no-store" });
+        if (!response.ok) return;
+        answer = await response.json();
+        const replies = Array.isArray(answer.replies) ? answer.replies : [];
+        for (const reply of replies) {
+          received({ text: String(reply.text), agent: reply.agent, helpdesk_message_id: reply.id });
+          after = Math.max(after, Number(reply.id) || 0);
+        }
+        if (!answer.more || !replies.length) break;
       }
       if (answer.open === false && (store.state.engineer || store.state.waiting)) {
         store.update({ engineer: null, waiting: null });
