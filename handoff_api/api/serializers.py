@@ -120,13 +120,16 @@ def change(
     *,
     transcript: Sequence[handoffs.Line] | None = None,
     history: Sequence[events.EventRow] | None = None,
+    queue_figures: tuple[int, int] | None = None,
 ) -> schemas.HandoffChange:
     """`transcript` and `history`: the handoff's whole lines and events when the caller has them already
-    (a handoff created by this request); else they are read."""
+    (a handoff created by this request); else they are read. `queue_figures` likewise: its position in the
+    queue and the agents online, when the statement that created it read them."""
     session.flush()
-    position, online = (
-        handoffs.queue_figures(session, handoff) if handoff.status == "waiting" else (None, None)
-    )
+    position: int | None = None
+    online: int | None = None
+    if handoff.status == "waiting":
+        position, online = queue_figures or handoffs.queue_figures(session, handoff)
     if transcript is None or history is None:
         history, transcript = history_and_transcript(session, handoff.id)
     return schemas.HandoffChange.model_validate(

@@ -61,6 +61,8 @@ class Created:
     created: bool
     transcript: list["Line"] | None = None
     history: list[events.EventRow] | None = None
+    # Its queue position and the tier's agents online, where the creating statement read them.
+    queue_figures: tuple[int, int] | None = None
 
 
 class Line(NamedTuple):
@@ -147,6 +149,17 @@ def create(session: Session, data: HandoffCreate, bot: User) -> Created:
         "breaches_announced": [],
         "reopened_count": 0,
     }
+    transcript = [
+        Line(
+            line.role,
+            line.text,
+            (line.at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None),
+            line.author,
+        )
+        for line in data.transcript
+    ]
+    if session.get_bind().dialect.name == "postgresql":
+        return _create_in_one_statement(session, data, bot, values, transcript)
     for _ in range(3):
         handoff = _insert_unless_open(session, values)
         if handoff is not None:
@@ -157,15 +170,6 @@ def create(session: Session, data: HandoffCreate, bot: User) -> Created:
         # The open one was resolved between the two statements: try again.
     else:
         raise Conflict(f"conversation {data.conversation_id} is changing too fast; retry")
-    transcript = [
-        Line(
-            line.role,
-            line.text,
-            (line.at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None),
-            line.author,
-        )
-        for line in data.transcript
-    ]
     if transcript:
         # One statement for all lines (executemany), no ORM objects to flush.
         session.execute(
@@ -185,6 +189,38 @@ def create(session: Session, data: HandoffCreate, bot: User) -> Created:
         session, handoff.id, handoff.tier, "handoff.created", events.actor_name(bot), reason=data.reason
     )
     return Created(handoff, True, transcript, [event])
+
+
+def _create_in_one_statement(
+    session: Session, data: HandoffCreate, bot: User, values: dict[str, Any], transcript: list[Line]
+) -> Created:
+    """`create` on PostgreSQL: the handoff, its transcript, its history entry and its queue figures in one
+    statement (single_statement_writes.py)."""
+    actor = events.actor_name(bot)
+    params = values | {
+        "roles": [line.role for line in transcript],
+        "texts": [line.text for line in transcript],
+        "ats": [line.at for line in transcript],
+        "authors": [line.author_name for line in transcript],
+        "actor": actor,
+        "reason": data.reason,
+    }
+    for _ in range(3):
+        row = session.execute(single_statement_writes.CREATE, params).first()
+        if row is not None:
+            break
+        existing = open_for_conversation(session, data.conversation_id)
+        if existing is not None:
+            return Created(existing, False)
+        # The open one was resolved between the two statements: try again.
+    else:
+        raise Conflict(f"conversation {data.conversation_id} is changing too fast; retry")
+    handoff = _adopt(session, {"id": row.id, **values})
+    mark(session)  # the history entry is written: the commit wakes the event streams
+    entry = events.EventRow(
+        "handoff.created", actor, values["created_at"], handoff.tier, {"reason": data.reason}
+    )
+    return Created(handoff, True, transcript, [entry], (row.ahead + 1, row.online))
 
 
 def queue(session: Session, tier: str) -> list[Handoff]:

@@ -13,16 +13,38 @@ gives the right answer (404, 403, 409).
 
 A claim on SQLite is the conditional UPDATE and then the history entry; on PostgreSQL the entry is written
 by a CTE of the UPDATE, from the row it claimed.
+
+A creation on SQLite inserts the handoff (unless the conversation has an open one), its transcript and its
+history entry, and reads its queue position and the tier's agents online; on PostgreSQL one statement does
+all of it. The position is counted in the statement's snapshot, which the new row is not part of: what it
+counts is the handoffs ahead of it, as on SQLite.
 """
 
 from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, Table, bindparam, case, func, insert, literal, or_, select, true, update
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    String,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.expression import cast as sql_cast
 
-from handoff_api.models import Handoff, HandoffEvent, Message, OutboxItem
+from handoff_api.models import OPEN_INDEX_WHERE, Handoff, HandoffEvent, Message, OutboxItem, User
 
 HANDOFFS = cast(Table, Handoff.__table__)
 MESSAGES = cast(Table, Message.__table__)
@@ -166,6 +188,89 @@ def _claim() -> Select[Any]:
     return select(claimed).add_cte(history_entry)
 
 
+# Every column of a new handoff but the id, as `handoffs.create` gives them.
+HANDOFF_COLUMNS = tuple(c.name for c in HANDOFFS.c if c.name != "id")
+
+
+def _create() -> Select[Any]:
+    created = (
+        postgresql_insert(HANDOFFS)
+        .values({name: bindparam(name, type_=HANDOFFS.c[name].type) for name in HANDOFF_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["conversation_id"], index_where=text(OPEN_INDEX_WHERE))
+        .returning(HANDOFFS.c.id, HANDOFFS.c.tier, HANDOFFS.c.priority, HANDOFFS.c.first_response_due)
+        .cte("created")
+    )
+    transcript = (
+        func.unnest(
+            bindparam("roles", type_=ARRAY(String)),
+            bindparam("texts", type_=ARRAY(String)),
+            bindparam("ats", type_=ARRAY(DateTime)),
+            bindparam("authors", type_=ARRAY(String)),
+        )
+        .table_valued("role", "text", "at", "author_name", with_ordinality="n")
+        .render_derived("line")
+    )
+    lines = (
+        insert(MESSAGES)
+        .from_select(
+            ["handoff_id", "role", "text", "at", "author_name"],
+            # In the transcript's order, which the lines' ids keep (ties of time list in id order).
+            select(
+                created.c.id, transcript.c.role, transcript.c.text, transcript.c.at, transcript.c.author_name
+            )
+            .select_from(created.join(transcript, true()))
+            .order_by(transcript.c.n),
+        )
+        .returning(MESSAGES.c.id)
+        .cte("lines")
+    )
+    history_entry = (
+        insert(EVENTS)
+        .from_select(
+            ["handoff_id", "kind", "tier", "actor", "at", "detail"],
+            select(
+                created.c.id,
+                literal("handoff.created"),
+                created.c.tier,
+                bindparam("actor", type_=EVENTS.c.actor.type),
+                bindparam("created_at"),
+                sql_cast(func.jsonb_build_object("reason", bindparam("reason")), JSON),
+            ),
+        )
+        .returning(EVENTS.c.id)
+        .cte("history_entry")
+    )
+    waiting = HANDOFFS.c.status == "waiting"
+    ahead = (
+        select(func.count())
+        .select_from(HANDOFFS)
+        .where(
+            HANDOFFS.c.tier == created.c.tier,
+            waiting,
+            (HANDOFFS.c.priority < created.c.priority)
+            | (
+                (HANDOFFS.c.priority == created.c.priority)
+                & (HANDOFFS.c.first_response_due < created.c.first_response_due)
+            )
+            | (
+                (HANDOFFS.c.priority == created.c.priority)
+                & (HANDOFFS.c.first_response_due == created.c.first_response_due)
+                & (HANDOFFS.c.id < created.c.id)
+            ),
+        )
+        .scalar_subquery()
+    )
+    users = cast(Table, User.__table__)
+    online = (
+        select(func.count())
+        .select_from(users)
+        .where(users.c.role == created.c.tier, users.c.presence == "online", users.c.active.is_(True))
+        .scalar_subquery()
+    )
+    return select(created.c.id, ahead.label("ahead"), online.label("online")).add_cte(lines, history_entry)
+
+
 # Built once: SQLAlchemy caches a statement object's SQL, and building one costs more than running it.
 REPLY = _reply()
 CLAIM = _claim()
+CREATE = _create()

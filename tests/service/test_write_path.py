@@ -438,3 +438,44 @@ def test_a_claim_writes_the_same_history_entry_on_every_database(
         "l2:agent-l2",
         {"assignee": "agent-l2"},
     )
+
+
+def test_a_creation_answers_its_place_in_the_queue_and_keeps_the_transcripts_order(
+    settings: Settings, client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory
+) -> None:
+    """On PostgreSQL one statement writes the handoff, its lines and its history entry and counts the queue
+    ahead of it: the same answers as SQLite's separate statements."""
+    online = client.put(
+        "/api/v1/agents/me/presence", json={"presence": "online", "capacity": 5}, headers=tokens.auth("l2")
+    )
+    assert online.status_code == 200, online.text
+    normal = handoff_factory.create("queue-normal")
+    urgent = handoff_factory.create("queue-urgent", impact="high", urgency="high")
+    later = handoff_factory.create("queue-later")
+    l3 = handoff_factory.create("queue-l3", tier="l3")
+    assert [(h["queue_position"], h["agents_online"]) for h in (normal, urgent, later, l3)] == [
+        (1, 1),
+        (1, 1),  # more urgent than the one before it: first in the queue
+        (3, 1),
+        (1, 0),
+    ]
+    same_time = "2026-11-26T10:00:00Z"
+    lines = [{"role": "customer" if n % 2 else "bot", "text": f"line {n}", "at": same_time} for n in range(6)]
+    lines.append({"role": "customer", "text": "no time given"})
+    created = handoff_factory.create("queue-lines", transcript=lines)
+    expected = [f"line {n}" for n in range(6)] + ["no time given"]
+    assert [line["text"] for line in created["transcript"]] == expected
+    read = client.get(f"/api/v1/handoffs/{created['id']}", headers=tokens.auth("l2")).json()
+    assert [line["text"] for line in read["transcript"]] == expected
+    assert [(e["kind"], e["actor"], e["detail"]) for e in read["history"]] == [
+        ("handoff.created", "bot:agent-bot", {"reason": "customer_request"})
+    ]
+    assert read["history"][0]["at"] == created["history"][0]["at"]
+    again = client.post(
+        "/api/v1/handoffs",
+        json=handoff_factory.body("queue-lines", transcript=lines),
+        headers=tokens.auth("bot"),
+    )
+    assert again.status_code == 200 and again.json()["id"] == created["id"]
+    read_again = client.get(f"/api/v1/handoffs/{created['id']}", headers=tokens.auth("l2")).json()
+    assert len(read_again["transcript"]) == len(expected) and len(read_again["history"]) == 1

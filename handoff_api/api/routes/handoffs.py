@@ -41,7 +41,13 @@ async def create_handoff(
         done = handoffs.create(session, body, bot)
         if not done.created:
             response.status_code = status.HTTP_200_OK
-        return serializers.change(session, done.handoff, transcript=done.transcript, history=done.history)
+        return serializers.change(
+            session,
+            done.handoff,
+            transcript=done.transcript,
+            history=done.history,
+            queue_figures=done.queue_figures,
+        )
 
     return await committed(session, work)
 
