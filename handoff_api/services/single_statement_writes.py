@@ -54,7 +54,7 @@ EVENTS = cast(Table, HandoffEvent.__table__)
 
 def _reply() -> Select[Any]:
     at = bindparam("at", type_=HANDOFFS.c.updated_at.type)
-    text = bindparam("text", type_=MESSAGES.c.text.type)
+    said = bindparam("text", type_=MESSAGES.c.text.type)
     target = (
         select(HANDOFFS.c.id, HANDOFFS.c.conversation_id, HANDOFFS.c.tier, HANDOFFS.c.first_response_at)
         .where(
@@ -72,7 +72,7 @@ def _reply() -> Select[Any]:
             select(
                 target.c.id,
                 literal("agent"),
-                text,
+                said,
                 at,
                 bindparam("source_key", type_=MESSAGES.c.source_key.type),
                 bindparam("agent_id"),
@@ -93,7 +93,7 @@ def _reply() -> Select[Any]:
         "event",
         "bot",
         "text",
-        text,
+        said,
         "metadata",
         func.jsonb_build_object(
             "helpdesk_message_id", line.c.id, "agent", sql_cast(bindparam("agent", type_=JSON), JSONB)

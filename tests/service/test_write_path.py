@@ -479,3 +479,5 @@ def test_a_creation_answers_its_place_in_the_queue_and_keeps_the_transcripts_ord
     assert again.status_code == 200 and again.json()["id"] == created["id"]
     read_again = client.get(f"/api/v1/handoffs/{created['id']}", headers=tokens.auth("l2")).json()
     assert len(read_again["transcript"]) == len(expected) and len(read_again["history"]) == 1
+    silent = handoff_factory.create("queue-no-lines", transcript=[])
+    assert silent["transcript"] == [] and [e["kind"] for e in silent["history"]] == ["handoff.created"]
