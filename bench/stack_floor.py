@@ -22,19 +22,16 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException
 from pydantic import BaseModel
-from sqlalchemy import Table, bindparam, create_engine, insert, select, update
+from sqlalchemy import bindparam, create_engine, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from handoff_api.core.security import hash_token
-from handoff_api.models import Handoff, Message, User, utcnow
-
-HANDOFFS = cast(Table, Handoff.__table__)
-MESSAGES = cast(Table, Message.__table__)
+from handoff_api.models import HANDOFFS, MESSAGES, User, utcnow
 
 engine = create_engine(os.environ["DATABASE_URL"], pool_size=20, pool_pre_ping=False)
 Sessions = sessionmaker(engine)

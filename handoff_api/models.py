@@ -1,9 +1,9 @@
 """The service's tables: agents and their tokens, handoffs with transcript, notes and history, the outbox."""
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Table, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from handoff_api.core import clock
@@ -243,3 +243,11 @@ class KbQuery(Base):
     top_score: Mapped[float | None]
     asked_by: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# The tables, for the statements the busiest writes run without ORM objects.
+HANDOFFS = cast(Table, Handoff.__table__)
+MESSAGES = cast(Table, Message.__table__)
+OUTBOX = cast(Table, OutboxItem.__table__)
+EVENTS = cast(Table, HandoffEvent.__table__)
+USERS = cast(Table, User.__table__)

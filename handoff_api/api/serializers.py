@@ -12,10 +12,8 @@ from sqlalchemy import JSON, bindparam, cast, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
 from handoff_api import schemas
-from handoff_api.models import Handoff, Note, utcnow
+from handoff_api.models import EVENTS, MESSAGES, Handoff, Note, utcnow
 from handoff_api.services import events, handoffs, sla
-from handoff_api.services.events import EVENTS
-from handoff_api.services.handoffs import MESSAGES
 
 
 def summary(handoff: Handoff) -> schemas.HandoffSummary:

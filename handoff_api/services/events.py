@@ -1,15 +1,14 @@
 """The handoff's history, which is also the feed of server-sent events."""
 
 from datetime import datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
-from sqlalchemy import Table, insert
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from handoff_api.models import Handoff, HandoffEvent, User, utcnow
+from handoff_api.models import EVENTS, Handoff, HandoffEvent, User, utcnow
 from handoff_api.services.feed_signal import mark
 
-EVENTS = cast(Table, HandoffEvent.__table__)
 _INSERT = insert(EVENTS)
 
 

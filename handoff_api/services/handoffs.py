@@ -1,11 +1,11 @@
 """What can happen to a handoff: create, claim, reply, note, escalate, resolve."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, Protocol, cast
+from typing import Any, NamedTuple, Protocol, TypeVar
 
-from sqlalchemy import Table, bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -15,8 +15,11 @@ from sqlalchemy.orm.util import identity_key
 from handoff_api.core.db import changed_rows
 from handoff_api.errors import Conflict, Invalid, NotFound
 from handoff_api.models import (
+    HANDOFFS,
+    MESSAGES,
     OPEN_INDEX_WHERE,
     OPEN_STATUSES,
+    OUTBOX,
     Handoff,
     Message,
     Note,
@@ -28,10 +31,7 @@ from handoff_api.schemas import TIER_ORDER, HandoffCreate
 from handoff_api.services import events, single_statement_writes, sla
 from handoff_api.services.feed_signal import mark
 
-# The tables, for the statements the busiest writes run without ORM objects.
-HANDOFFS = cast(Table, Handoff.__table__)
-MESSAGES = cast(Table, Message.__table__)
-OUTBOX = cast(Table, OutboxItem.__table__)
+T = TypeVar("T")
 # An outbox entry that is not a tracker event: Rasa's trigger_intent, sent after the events before it.
 TRIGGER_INTENT = "trigger_intent"
 RETURN_TO_BOT_TEXT = (
@@ -117,6 +117,27 @@ def _adopt(session: Session, columns: Mapping[str, Any]) -> Handoff:
     return handoff
 
 
+@dataclass(frozen=True)
+class _Open:
+    """The conversation's open handoff, found instead of creating one."""
+
+    handoff: Handoff
+
+
+def _unless_open(session: Session, conversation_id: str, insert: Callable[[], T | None]) -> T | _Open:
+    """What `insert` (an INSERT ... ON CONFLICT DO NOTHING on the one-open-handoff index) returned, or the
+    conversation's open handoff when it inserted nothing."""
+    for _ in range(3):
+        inserted = insert()
+        if inserted is not None:
+            return inserted
+        existing = open_for_conversation(session, conversation_id)
+        if existing is not None:
+            return _Open(existing)
+        # The open one was resolved between the two statements: try again.
+    raise Conflict(f"conversation {conversation_id} is changing too fast; retry")
+
+
 def create(session: Session, data: HandoffCreate, bot: User) -> Created:
     """An open handoff of the conversation is reused (`created` false)."""
     now = utcnow()
@@ -160,16 +181,9 @@ def create(session: Session, data: HandoffCreate, bot: User) -> Created:
     ]
     if session.get_bind().dialect.name == "postgresql":
         return _create_in_one_statement(session, data, bot, values, transcript)
-    for _ in range(3):
-        handoff = _insert_unless_open(session, values)
-        if handoff is not None:
-            break
-        existing = open_for_conversation(session, data.conversation_id)
-        if existing is not None:
-            return Created(existing, False)
-        # The open one was resolved between the two statements: try again.
-    else:
-        raise Conflict(f"conversation {data.conversation_id} is changing too fast; retry")
+    handoff = _unless_open(session, data.conversation_id, lambda: _insert_unless_open(session, values))
+    if isinstance(handoff, _Open):
+        return Created(handoff.handoff, False)
     if transcript:
         # One statement for all lines (executemany), no ORM objects to flush.
         session.execute(
@@ -205,16 +219,11 @@ def _create_in_one_statement(
         "actor": actor,
         "reason": data.reason,
     }
-    for _ in range(3):
-        row = session.execute(single_statement_writes.CREATE, params).first()
-        if row is not None:
-            break
-        existing = open_for_conversation(session, data.conversation_id)
-        if existing is not None:
-            return Created(existing, False)
-        # The open one was resolved between the two statements: try again.
-    else:
-        raise Conflict(f"conversation {data.conversation_id} is changing too fast; retry")
+    row = _unless_open(
+        session, data.conversation_id, lambda: session.execute(single_statement_writes.CREATE, params).first()
+    )
+    if isinstance(row, _Open):
+        return Created(row.handoff, False)
     handoff = _adopt(session, {"id": row.id, **values})
     mark(session)  # the history entry is written: the commit wakes the event streams
     entry = events.EventRow(

@@ -20,14 +20,13 @@ all of it. The position is counted in the statement's snapshot, which the new ro
 counts is the handoffs ahead of it, as on SQLite.
 """
 
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
     String,
-    Table,
     bindparam,
     case,
     func,
@@ -41,15 +40,34 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.expression import cast as sql_cast
+from sqlalchemy.sql.selectable import CTE
 
-from handoff_api.models import OPEN_INDEX_WHERE, Handoff, HandoffEvent, Message, OutboxItem, User
+from handoff_api.models import EVENTS, HANDOFFS, MESSAGES, OPEN_INDEX_WHERE, OUTBOX, USERS
 
-HANDOFFS = cast(Table, Handoff.__table__)
-MESSAGES = cast(Table, Message.__table__)
-OUTBOX = cast(Table, OutboxItem.__table__)
-EVENTS = cast(Table, HandoffEvent.__table__)
+
+def _history_entry(
+    handoff: CTE, kind: str, at: ColumnElement[Any], detail: ColumnElement[Any], joined: CTE | None = None
+) -> CTE:
+    """The history entry of `handoff` (a CTE with its id and tier) as a CTE; by `bindparam("actor")`.
+    With `joined`, only when that CTE has a row too (the reply's line)."""
+    rows = select(
+        handoff.c.id,
+        literal(kind),
+        handoff.c.tier,
+        bindparam("actor", type_=EVENTS.c.actor.type),
+        at,
+        sql_cast(detail, JSON),
+    )
+    if joined is not None:
+        rows = rows.select_from(handoff.join(joined, true()))
+    return (
+        insert(EVENTS)
+        .from_select(["handoff_id", "kind", "tier", "actor", "at", "detail"], rows)
+        .returning(EVENTS.c.id)
+        .cte("history_entry")
+    )
 
 
 def _reply() -> Select[Any]:
@@ -129,21 +147,8 @@ def _reply() -> Select[Any]:
         .returning(OUTBOX.c.id)
         .cte("outbox_item")
     )
-    history_entry = (
-        insert(EVENTS)
-        .from_select(
-            ["handoff_id", "kind", "tier", "actor", "at", "detail"],
-            select(
-                target.c.id,
-                literal("message.agent"),
-                target.c.tier,
-                bindparam("actor", type_=EVENTS.c.actor.type),
-                at,
-                sql_cast(func.jsonb_build_object("message_id", line.c.id), JSON),
-            ).select_from(target.join(line, true())),
-        )
-        .returning(EVENTS.c.id)
-        .cte("history_entry")
+    history_entry = _history_entry(
+        target, "message.agent", at, func.jsonb_build_object("message_id", line.c.id), joined=line
     )
     # The CTEs nobody selects from still run (PostgreSQL runs every data-modifying CTE exactly once).
     return (
@@ -166,24 +171,9 @@ def _claim() -> Select[Any]:
         .returning(*HANDOFFS.c)
         .cte("claimed")
     )
-    history_entry = (
-        insert(EVENTS)
-        .from_select(
-            ["handoff_id", "kind", "tier", "actor", "at", "detail"],
-            select(
-                claimed.c.id,
-                literal("handoff.claimed"),
-                claimed.c.tier,
-                bindparam("actor", type_=EVENTS.c.actor.type),
-                now,
-                sql_cast(
-                    func.jsonb_build_object("assignee", bindparam("agent_name", type_=EVENTS.c.actor.type)),
-                    JSON,
-                ),
-            ),
-        )
-        .returning(EVENTS.c.id)
-        .cte("history_entry")
+    assignee = bindparam("agent_name", type_=EVENTS.c.actor.type)
+    history_entry = _history_entry(
+        claimed, "handoff.claimed", now, func.jsonb_build_object("assignee", assignee)
     )
     return select(claimed).add_cte(history_entry)
 
@@ -224,21 +214,11 @@ def _create() -> Select[Any]:
         .returning(MESSAGES.c.id)
         .cte("lines")
     )
-    history_entry = (
-        insert(EVENTS)
-        .from_select(
-            ["handoff_id", "kind", "tier", "actor", "at", "detail"],
-            select(
-                created.c.id,
-                literal("handoff.created"),
-                created.c.tier,
-                bindparam("actor", type_=EVENTS.c.actor.type),
-                bindparam("created_at"),
-                sql_cast(func.jsonb_build_object("reason", bindparam("reason")), JSON),
-            ),
-        )
-        .returning(EVENTS.c.id)
-        .cte("history_entry")
+    history_entry = _history_entry(
+        created,
+        "handoff.created",
+        bindparam("created_at", type_=HANDOFFS.c.created_at.type),
+        func.jsonb_build_object("reason", bindparam("reason", type_=EVENTS.c.actor.type)),
     )
     waiting = HANDOFFS.c.status == "waiting"
     ahead = (
@@ -260,11 +240,10 @@ def _create() -> Select[Any]:
         )
         .scalar_subquery()
     )
-    users = cast(Table, User.__table__)
     online = (
         select(func.count())
-        .select_from(users)
-        .where(users.c.role == created.c.tier, users.c.presence == "online", users.c.active.is_(True))
+        .select_from(USERS)
+        .where(USERS.c.role == created.c.tier, USERS.c.presence == "online", USERS.c.active.is_(True))
         .scalar_subquery()
     )
     return select(created.c.id, ahead.label("ahead"), online.label("online")).add_cte(lines, history_entry)
