@@ -293,18 +293,6 @@ def queue_figures(session: Session, handoff: Handoff) -> tuple[int | None, int]:
     return (ahead or 0) + 1, online or 0
 
 
-_CLAIM_WAITING = (
-    update(HANDOFFS)
-    .where(
-        HANDOFFS.c.id == bindparam("handoff_id"),
-        HANDOFFS.c.status == "waiting",
-        HANDOFFS.c.tier.in_(bindparam("tiers", expanding=True)),
-    )
-    .values(status="assigned", assignee_id=bindparam("agent_id"), updated_at=bindparam("now"))
-    .returning(*HANDOFFS.c)
-)
-
-
 def claim_waiting(session: Session, handoff_id: int, agent: User, tiers: tuple[str, ...]) -> Handoff | None:
     """The common claim in one statement: the handoff if it was waiting in one of `tiers` and is now the
     agent's. None when it is unknown, of another tier, or not waiting (any more): `claim` then gives the
@@ -314,7 +302,9 @@ def claim_waiting(session: Session, handoff_id: int, agent: User, tiers: tuple[s
     postgresql = session.get_bind().dialect.name == "postgresql"
     if postgresql:
         params |= {"actor": events.actor_name(agent), "agent_name": agent.name}
-    row = session.execute(single_statement_writes.CLAIM if postgresql else _CLAIM_WAITING, params).first()
+    row = session.execute(
+        single_statement_writes.CLAIM if postgresql else single_statement_writes.CLAIM_UPDATE, params
+    ).first()
     if row is None:
         return None
     handoff = _adopt(session, dict(row._mapping))

@@ -158,19 +158,23 @@ def _reply() -> Select[Any]:
     )
 
 
-def _claim() -> Select[Any]:
-    now = bindparam("now", type_=HANDOFFS.c.updated_at.type)
-    claimed = (
-        update(HANDOFFS)
-        .where(
-            HANDOFFS.c.id == bindparam("handoff_id"),
-            HANDOFFS.c.status == "waiting",
-            HANDOFFS.c.tier.in_(bindparam("tiers", expanding=True)),
-        )
-        .values(status="assigned", assignee_id=bindparam("agent_id"), updated_at=now)
-        .returning(*HANDOFFS.c)
-        .cte("claimed")
+_NOW = bindparam("now", type_=HANDOFFS.c.updated_at.type)
+# The claim itself, on its own what SQLite runs: the handoff if it was waiting in one of the tiers.
+CLAIM_UPDATE = (
+    update(HANDOFFS)
+    .where(
+        HANDOFFS.c.id == bindparam("handoff_id"),
+        HANDOFFS.c.status == "waiting",
+        HANDOFFS.c.tier.in_(bindparam("tiers", expanding=True)),
     )
+    .values(status="assigned", assignee_id=bindparam("agent_id"), updated_at=_NOW)
+    .returning(*HANDOFFS.c)
+)
+
+
+def _claim() -> Select[Any]:
+    now = _NOW
+    claimed = CLAIM_UPDATE.cte("claimed")
     assignee = bindparam("agent_name", type_=EVENTS.c.actor.type)
     history_entry = _history_entry(
         claimed, "handoff.claimed", now, func.jsonb_build_object("assignee", assignee)
