@@ -28,7 +28,8 @@ Each phase is bounded by `--count` requests and `--seconds`. The backends run `-
 its median overall writes/s is reported, with every round's figure beside it. Reported per phase:
 requests done, non-2xx answers, throughput (handoff writes/s over the phase's wall time), latency
 p50/p95/max as the client sees it, and where the CPU went: milliseconds of CPU per request in the
-service's processes, in the PostgreSQL backends serving it (SQLite runs inside the service), in the
+service's processes, in the PostgreSQL server (every process of it, exited backends included; nothing
+else uses it while the bench runs; SQLite runs inside the service), in the
 bench's own clients and in the stand-in Rasa (from /proc; Linux only). A record with phase `all` per
 backend gives the overall handoff writes/s (every write of the three phases over their summed wall time).
 
@@ -164,13 +165,21 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
     return out
 
 
-def process_tree(root: int) -> list[int]:
-    parents: dict[int, list[int]] = {}
+def _parents() -> dict[int, int]:
+    """Every process's parent."""
+    out = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             fields = _stat(int(entry.name))
             if fields is not None:
-                parents.setdefault(int(fields[1]), []).append(int(entry.name))
+                out[int(entry.name)] = int(fields[1])
+    return out
+
+
+def process_tree(root: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for pid, parent in _parents().items():
+        parents.setdefault(parent, []).append(pid)
     tree, todo = [], [root]
     while todo:
         pid = todo.pop()
@@ -185,17 +194,17 @@ def clients_cpu() -> float:
 
 
 class CpuMeter:
-    """CPU used by the service's processes, the PostgreSQL backends of the bench database, the bench's
+    """CPU used by the service's processes, the PostgreSQL server (`_postgres_server`), the bench's
     clients, and the stand-in Rasa."""
 
     def __init__(
         self,
         server: subprocess.Popen[bytes],
-        database_pids: Callable[[], list[int]] | None,
+        database_cpu: Callable[[], dict[int, float]] | None,
         rasa: subprocess.Popen[bytes] | None,
     ):
         self.server = server
-        self.database_pids = database_pids
+        self.database_cpu = database_cpu
         self.rasa = rasa
         self.enabled = Path("/proc/self/stat").exists()
 
@@ -204,7 +213,7 @@ class CpuMeter:
             return {}
         return {
             "service": cpu_seconds(process_tree(self.server.pid)),
-            "database": cpu_seconds(self.database_pids()) if self.database_pids else {},
+            "database": self.database_cpu() if self.database_cpu else {},
             "clients": clients_cpu(),
             "stand_in_rasa": cpu_seconds([self.rasa.pid]) if self.rasa else {},
         }
@@ -213,13 +222,17 @@ class CpuMeter:
         if not self.enabled or not requests:
             return {}
 
+        def server_seconds() -> float:
+            return float(sum(after["database"].values()) - sum(before["database"].values()))
+
         def used(kind: str) -> float:
             # A process that appeared during the phase (a new pooled connection) counts from zero.
             return sum(v - before[kind].get(pid, 0.0) for pid, v in after[kind].items())
 
         out: dict[str, Any] = {
             "service": round(used("service") * 1000 / requests, 2),
-            "database": round(used("database") * 1000 / requests, 2) if self.database_pids else None,
+            # All of the server's time, summed: an exited backend's moved to the postmaster's.
+            "database": round(server_seconds() * 1000 / requests, 2) if self.database_cpu else None,
             "clients": round((after["clients"] - before["clients"]) * 1000 / requests, 2),
             "stand_in_rasa": round(used("stand_in_rasa") * 1000 / requests, 2) if self.rasa else None,
         }
@@ -464,13 +477,28 @@ def outbox_drain(url: str, messages: int, timeout: float) -> dict[str, Any]:
         engine.dispose()
 
 
-def _postgres_backends(admin: Engine, database: str) -> Callable[[], list[int]]:
-    def pids() -> list[int]:
-        with admin.connect() as conn:
-            rows = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": database})
-            return [int(pid) for (pid,) in rows]
+def _postgres_server(admin: Engine) -> Callable[[], dict[int, float]]:
+    """The CPU seconds of every process of the PostgreSQL server: the bench database's backends, the
+    server's own (WAL writer, checkpointer, autovacuum) and, under the postmaster's pid, every backend that
+    exited (the kernel adds a reaped child's time to its parent's cutime + cstime). A pooled connection
+    closed during a phase, which the service's pool overflow does under uneven load, is counted too: only
+    live backends were, before, so that the figure depended on how the load spread over the workers."""
+    with admin.connect() as conn:
+        backend = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+    fields = _stat(backend)
+    if fields is None:
+        raise RuntimeError("PostgreSQL's processes are not visible in /proc: run the bench beside the server")
+    postmaster = int(fields[1])
 
-    return pids
+    def seconds() -> dict[int, float]:
+        children = [pid for pid, parent in _parents().items() if parent == postmaster]
+        out = cpu_seconds(children)
+        own = _stat(postmaster)
+        if own is not None:
+            out[postmaster] = sum(int(own[i]) for i in (11, 12, 13, 14)) / _TICK
+        return out
+
+    return seconds
 
 
 def run_backend(
@@ -478,7 +506,7 @@ def run_backend(
     url: str,
     data_dir: Path,
     args: argparse.Namespace,
-    database_pids: Callable[[], list[int]] | None,
+    database_cpu: Callable[[], dict[int, float]] | None,
 ) -> list[dict[str, Any]]:
     bot_token, agent_tokens = prepare(url, args.clients)
     # The stack's floor delivers nothing to Rasa (it writes no outbox).
@@ -488,7 +516,7 @@ def run_backend(
         else (None, f"http://127.0.0.1:{free_port()}")
     )
     server, base = start_server(url, data_dir, args.workers, rasa_url, backend=name)
-    meter = CpuMeter(server, database_pids, rasa)
+    meter = CpuMeter(server, database_cpu, rasa)
     records: list[dict[str, Any]] = []
     all_latencies: list[float] = []
 
@@ -570,7 +598,7 @@ def measure_backend(backend: str, args: argparse.Namespace) -> list[dict[str, An
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         try:
             url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-            return run_backend(backend, url, data_dir, args, _postgres_backends(admin, name))
+            return run_backend(backend, url, data_dir, args, _postgres_server(admin))
         finally:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
