@@ -235,6 +235,14 @@ class WidgetReply(BaseModel):
     agent: WidgetEngineer
 
 
+class WidgetHandBack(BaseModel):
+    """The engineer handed the customer back to the bot: what the widget shows a customer who was away."""
+
+    ticket: str
+    at: UtcDatetime
+    text: str
+
+
 class WidgetReplies(BaseModel):
     replies: list[WidgetReply]
     # Whether an engineer's handoff of this conversation is still open (waiting or assigned): a widget
@@ -242,3 +250,5 @@ class WidgetReplies(BaseModel):
     open: bool
     # More replies follow the last one here: the widget asks again, after it.
     more: bool = False
+    # The conversation's last handoff ended with a hand-back to the bot (only while none is open).
+    handed_back: WidgetHandBack | None = None

@@ -1,6 +1,6 @@
 """In a real browser: the engineer's replies written while the customer's chat was closed are there when
 they come back (once each, all of them after a long absence), and a hand-back to the bot missed while away
-shows as such."""
+shows as such, in the status and in the chat."""
 
 import re
 import time
@@ -97,7 +97,13 @@ def test_replies_written_while_the_chat_was_closed_are_shown_on_return(
         errors += script_errors(page)
         Widget(page, stack).open()
         expect(page.locator("#hd-status")).to_have_text(re.compile("Virtual assistant"))
+        # ... and the chat says so too, once, as it would have live.
+        expect(page.locator(".msg.bot", has_text="handed you back to the virtual assistant")).to_have_count(1)
         expect(page.locator(".msg.agent")).to_have_count(56)
+        page.reload()
+        expect(page.locator("#helpdesk-widget")).to_be_attached()
+        page.wait_for_timeout(1500)  # time for a catch-up to add it again, if it would
+        expect(page.locator(".msg.bot", has_text="handed you back to the virtual assistant")).to_have_count(1)
         assert errors == []
     finally:
         alice.close()

@@ -5,8 +5,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from handoff_api.services.handoffs import RETURN_TO_BOT_TEXT
+
 PATH = "/api/v1/widget/replies"
-NOTHING = {"replies": [], "open": False, "more": False}
+NOTHING = {"replies": [], "open": False, "more": False, "handed_back": None}
 
 
 def _widget_id() -> str:
@@ -51,7 +53,7 @@ def test_a_widget_reads_the_replies_after_its_last_one(
 
     later = client.get(PATH, params={"conversation_id": conversation, "after": first}).json()["replies"]
     assert [r["id"] for r in later] == [second]
-    caught_up = {"replies": [], "open": True, "more": False}
+    caught_up = {"replies": [], "open": True, "more": False, "handed_back": None}
     assert client.get(PATH, params={"conversation_id": conversation, "after": second}).json() == caught_up
     resolved = client.post(
         f"/api/v1/handoffs/{handoff['id']}/resolve",
@@ -60,7 +62,38 @@ def test_a_widget_reads_the_replies_after_its_last_one(
     )
     assert resolved.status_code == 200, resolved.text
     handed_back = client.get(PATH, params={"conversation_id": conversation, "after": second}).json()
-    assert handed_back == {"replies": [], "open": False, "more": False}
+    assert handed_back["replies"] == [] and handed_back["open"] is False
+    back = handed_back["handed_back"]
+    assert back["ticket"] == resolved.json()["number"] and back["text"] == RETURN_TO_BOT_TEXT
+    assert back["at"].endswith("Z")
+
+
+def test_only_a_hand_back_to_the_bot_is_told_and_only_while_no_handoff_is_open(
+    client: TestClient, tokens: Any, handoff_factory: Any
+) -> None:
+    conversation = _widget_id()
+    first = handoff_factory.create(conversation)
+    _claim_and_reply(client, tokens, first, "Fixed it.")
+    closed = client.post(
+        f"/api/v1/handoffs/{first['id']}/resolve",
+        json={"resolution": "fixed", "return_to_bot": False},
+        headers=tokens.auth("l2"),
+    )
+    assert closed.status_code == 200, closed.text
+    # Resolved without handing back: nothing to tell.
+    assert client.get(PATH, params={"conversation_id": conversation}).json()["handed_back"] is None
+    second = handoff_factory.create(conversation)
+    assert second["id"] != first["id"]
+    _claim_and_reply(client, tokens, second, "Back again?")
+    now = client.get(PATH, params={"conversation_id": conversation}).json()
+    assert now["open"] is True and now["handed_back"] is None
+    client.post(
+        f"/api/v1/handoffs/{second['id']}/resolve",
+        json={"resolution": "done", "return_to_bot": True},
+        headers=tokens.auth("l2"),
+    )
+    after = client.get(PATH, params={"conversation_id": conversation}).json()
+    assert after["open"] is False and after["handed_back"]["ticket"] == second["number"]
 
 
 def test_a_long_absence_comes_in_pages_that_say_more_follows(

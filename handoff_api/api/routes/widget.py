@@ -6,8 +6,9 @@ the replies after the last one it has and shows those it lacks (they carry the `
 live messages carry). No token: the widget's conversation id, 128 random bits that only that browser
 holds, is the key, as it is for Rasa's socket.io channel. Only widget conversations (channel `socketio`,
 an id of the widget's form) are answered, so that a messenger's guessable sender id reads nothing.
-`open` says whether an engineer still has the conversation, for a widget that missed the hand-back;
-`more`, that replies follow the last one of this answer (at most 50 come at once).
+`open` says whether an engineer still has the conversation, and `handed_back` how the last handoff ended
+when it ended with a hand-back to the bot, for a widget that missed it (it shows the line then); `more`,
+that replies follow the last one of this answer (at most 50 come at once).
 """
 
 from typing import Annotated
@@ -16,8 +17,9 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
 from handoff_api.api.deps import SessionDep
-from handoff_api.models import OPEN_STATUSES, Handoff, Message, User
-from handoff_api.schemas import WidgetEngineer, WidgetReplies, WidgetReply
+from handoff_api.models import OPEN_STATUSES, Handoff, Message, User, ticket_number
+from handoff_api.schemas import WidgetEngineer, WidgetHandBack, WidgetReplies, WidgetReply
+from handoff_api.services.handoffs import RETURN_TO_BOT_TEXT
 
 router = APIRouter(prefix="/api/v1/widget", tags=["widget"])
 
@@ -50,15 +52,21 @@ def missed_replies(
         .order_by(Message.id)
         .limit(REPLIES_PER_ANSWER + 1)
     ).all()
-    open_handoff = session.scalar(
-        select(Handoff.id).where(
-            Handoff.conversation_id == conversation_id,
-            Handoff.channel == "socketio",
-            Handoff.status.in_(OPEN_STATUSES),
-        )
+    last = session.execute(
+        select(Handoff.id, Handoff.status, Handoff.returned_to_bot, Handoff.resolved_at)
+        .where(Handoff.conversation_id == conversation_id, Handoff.channel == "socketio")
+        .order_by(Handoff.id.desc())
+        .limit(1)
+    ).first()
+    is_open = last is not None and last.status in OPEN_STATUSES
+    handed_back = (
+        WidgetHandBack(ticket=ticket_number(last.id), at=last.resolved_at, text=RETURN_TO_BOT_TEXT)
+        if last is not None and not is_open and last.returned_to_bot and last.resolved_at is not None
+        else None
     )
     return WidgetReplies(
-        open=open_handoff is not None,
+        open=is_open,
+        handed_back=handed_back,
         more=len(rows) > REPLIES_PER_ANSWER,
         replies=[
             WidgetReply(

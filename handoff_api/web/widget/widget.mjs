@@ -228,6 +228,9 @@ export function mount(config) {
         if (!answer.more || !replies.length) break;
       }
       if (answer.open === false && (store.state.engineer || store.state.waiting)) {
+        // The hand-back happened while this chat was away: say so, as the bot did to a connected chat.
+        const back = answer.handed_back;
+        if (back && typeof back.text === "string") received({ text: back.text });
         store.update({ engineer: null, waiting: null });
         showStatus();
       }
