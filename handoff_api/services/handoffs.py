@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from sqlalchemy import bindparam, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -74,20 +73,14 @@ class Line(NamedTuple):
     author_name: str | None
 
 
-def _insert_unless_open_statement(insert: Any) -> Any:
-    return (
-        insert(HANDOFFS)
-        .on_conflict_do_nothing(index_elements=["conversation_id"], index_where=text(OPEN_INDEX_WHERE))
-        .returning(HANDOFFS.c.id)
-    )
-
-
 # Statements the busiest writes run are built once: building one costs more than running it (SQLAlchemy
-# caches the SQL of a statement object; the values come as bind parameters).
-_INSERT_UNLESS_OPEN = {
-    "postgresql": _insert_unless_open_statement(postgresql_insert),
-    "sqlite": _insert_unless_open_statement(sqlite_insert),
-}
+# caches the SQL of a statement object; the values come as bind parameters). SQLite's; PostgreSQL runs
+# single_statement_writes.CREATE.
+_INSERT_UNLESS_OPEN = (
+    sqlite_insert(HANDOFFS)
+    .on_conflict_do_nothing(index_elements=["conversation_id"], index_where=text(OPEN_INDEX_WHERE))
+    .returning(HANDOFFS.c.id)
+)
 _INSERT_LINES = insert(MESSAGES)
 
 
@@ -96,8 +89,7 @@ def _insert_unless_open(session: Session, values: dict[str, Any]) -> Handoff | N
     no savepoint. The handoff (made from `values`, every column but the id, without reading it back), or
     None when the conversation has an open handoff already (or one that a concurrent request is creating,
     which the database waits for)."""
-    statement = _INSERT_UNLESS_OPEN[session.get_bind().dialect.name]
-    handoff_id = session.execute(statement, values).scalar()
+    handoff_id = session.execute(_INSERT_UNLESS_OPEN, values).scalar()
     if handoff_id is None:
         return None
     return _adopt(session, {"id": handoff_id, **values})
