@@ -23,6 +23,7 @@ from handoff_api.core.db import make_engine
 from handoff_api.identity.mail import make_mailer
 from handoff_api.models import utcnow
 from handoff_api.services import broker, broker_amqp, change_signals, followup_mail, lease, outbox, sla
+from handoff_api.services.change_publisher import ChangePublisher
 from handoff_api.services.rasa_client import RasaClient
 
 log = structlog.get_logger(__name__)
@@ -67,6 +68,7 @@ async def _leader_loop(
     wakeup: asyncio.Event | None = None,
     holder: str = WORKER_ID,
     pass_gap: float = 0.0,
+    leading: Callable[[bool], None] = lambda _leader: None,
 ) -> None:
     # The holder renews every third of the term: between passes, while passes follow one another without
     # a pause (a busy outbox), and during a long pass; a lease that lapses lets a second worker deliver the
@@ -82,6 +84,7 @@ async def _leader_loop(
         nonlocal checked_at, leader
         leader = await run_in_threadpool(lease.acquire, factory, name, holder, LEASE_SECONDS)
         checked_at = loop.time()
+        leading(leader)
         return leader
 
     while True:
@@ -124,11 +127,16 @@ async def _leader_loop(
 
 class BackgroundLoops:
     def __init__(
-        self, settings: Settings, factory: sessionmaker[Session], outbox_wakeup: asyncio.Event
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        outbox_wakeup: asyncio.Event,
+        publisher: ChangePublisher | None = None,
     ) -> None:
         self._settings = settings
         self._factory = factory
         self._wakeup = outbox_wakeup
+        self._publisher = publisher or ChangePublisher()
         self._events_engine: Engine | None = None
         self._amqp: broker_amqp.RabbitBrokerConsumer | None = None
         if settings.helpdesk_event_broker == "rabbitmq":
@@ -193,6 +201,7 @@ class BackgroundLoops:
                     self._deliver,
                     self._wakeup,
                     pass_gap=OUTBOX_PASS_GAP_SECONDS,
+                    leading=self._leads_outbox,
                 )
             ),
             asyncio.create_task(_leader_loop(self._factory, "sla", 5.0, self._announce_breaches)),
@@ -202,7 +211,13 @@ class BackgroundLoops:
         ]
         if self._settings.sqlalchemy_url.startswith("postgresql"):
             dsn = change_signals.conninfo(self._settings.sqlalchemy_url)
-            self._tasks.append(asyncio.create_task(change_signals.listen(dsn, self._wakeup)))
+            self._tasks.append(asyncio.create_task(self._publisher.run(dsn)))
+            self._tasks.append(
+                asyncio.create_task(change_signals.listen(dsn, self._wakeup, own=self._publisher))
+            )
+
+    def _leads_outbox(self, leader: bool) -> None:
+        self._publisher.delivers_outbox = leader
 
     async def stop(self) -> None:
         for task in self._tasks:

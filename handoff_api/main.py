@@ -43,6 +43,7 @@ from handoff_api.ops.metrics import make_registry
 from handoff_api.ops.openapi import document_domain_errors
 from handoff_api.ops.ratelimit import RateLimitMiddleware
 from handoff_api.ops.request_id import RequestIdMiddleware
+from handoff_api.services.change_publisher import ChangePublisher
 from handoff_api.services.kb_index import STARTER_CORPUS, KnowledgeIndex
 from knowledge_base.embeddings import Embedder, MiniLMEmbedder
 
@@ -71,7 +72,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(knowledge.seed_if_empty, settings.helpdesk_kb_seed_dir or STARTER_CORPUS)
         kb_task = asyncio.create_task(knowledge.follow(warm=settings.helpdesk_kb_warm_start))
-        loops = BackgroundLoops(settings, sessions, app.state.outbox_wakeup) if background else None
+        loops = (
+            BackgroundLoops(settings, sessions, app.state.outbox_wakeup, app.state.change_publisher)
+            if background
+            else None
+        )
         if loops:
             loops.start()
         yield
@@ -93,6 +98,7 @@ def create_app(
     app.state.secret_key = settings.secret_key()
     app.state.token_cache = TokenCache(settings.helpdesk_token_cache_seconds)
     app.state.outbox_wakeup = asyncio.Event()
+    app.state.change_publisher = ChangePublisher()
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,11 +1,12 @@
-"""Wakes this worker when any worker commits an outbox item or a handoff event (PostgreSQL LISTEN).
+"""Wakes this worker when another worker commits an outbox item or a handoff event (PostgreSQL LISTEN).
 
 A worker wakes its own outbox deliverer and event streams directly when it commits (`outbox_wakeup`,
 services/feed_signal.py). What another worker commits it used to see only by polling: the outbox
 deliverer (one worker, under a lease) found another worker's reply on its next pass, up to half a
 second later, and an agent's event stream found the broker consumer's events (customers' lines) on its
-next read, up to 0.1 s later. On PostgreSQL, triggers send a notification when such a transaction
-commits (migration 0006) and every worker LISTENs here. SQLite serves one worker: nothing to hear.
+next read, up to 0.1 s later. On PostgreSQL each worker's publisher (services/change_publisher.py)
+sends a notification after such a commit and every worker LISTENs here. SQLite serves one worker:
+nothing to hear.
 """
 
 import asyncio
@@ -14,11 +15,10 @@ import psycopg
 import structlog
 from sqlalchemy import make_url
 
+from handoff_api.services.change_publisher import EVENTS_CHANNEL, OUTBOX_CHANNEL, ChangePublisher
 from handoff_api.services.feed_signal import feed_signal
 
 log = structlog.get_logger(__name__)
-OUTBOX_CHANNEL = "helpdesk_outbox"
-EVENTS_CHANNEL = "helpdesk_events"
 RETRY_SECONDS = 2.0
 
 
@@ -34,9 +34,14 @@ def _wake(channel: str, outbox_wakeup: asyncio.Event) -> None:
         feed_signal.notify()
 
 
-async def listen(dsn: str, outbox_wakeup: asyncio.Event, retry_seconds: float = RETRY_SECONDS) -> None:
-    """Wakes the deliverer and the streams on every notification, until cancelled; reconnects while the
-    database is away."""
+async def listen(
+    dsn: str,
+    outbox_wakeup: asyncio.Event,
+    retry_seconds: float = RETRY_SECONDS,
+    own: ChangePublisher | None = None,
+) -> None:
+    """Wakes the deliverer and the streams on every notification but `own` publisher's (this worker woke
+    itself already), until cancelled; reconnects while the database is away."""
     down = False
     while True:
         try:
@@ -51,7 +56,8 @@ async def listen(dsn: str, outbox_wakeup: asyncio.Event, retry_seconds: float = 
                 for channel in (OUTBOX_CHANNEL, EVENTS_CHANNEL):
                     _wake(channel, outbox_wakeup)
                 async for notification in conn.notifies():
-                    _wake(notification.channel, outbox_wakeup)
+                    if own is None or notification.pid != own.backend_pid:
+                        _wake(notification.channel, outbox_wakeup)
         except psycopg.Error as exc:
             if not down:
                 log.warning("change_signals.listen_failed", error=str(exc)[:200])

@@ -6,7 +6,8 @@ or the broker consumer and the API of the same process), and for those waiting o
 is pure latency: a session that inserted a handoff event marks itself (`mark`), and its commit wakes
 every stream of the process at once. Commits happen in worker threads, streams wait on the event loop:
 the wake-up crosses over with `call_soon_threadsafe`. Other workers' events wake it too on PostgreSQL
-(`services/change_signals.py` calls `notify` on each notification).
+(`services/change_signals.py` calls `notify` on each notification), and the commit here tells them
+(`services/change_publisher.py`).
 """
 
 import asyncio
@@ -16,6 +17,8 @@ from contextlib import contextmanager, suppress
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
+
+from handoff_api.services.change_publisher import EVENTS_CHANNEL, publish_everywhere
 
 _FLAG = "handoff_events_written"
 
@@ -66,6 +69,7 @@ def mark(session: Session) -> None:
 def _wake_streams(session: Session) -> None:
     if session.info.pop(_FLAG, False):
         feed_signal.notify()
+        publish_everywhere(EVENTS_CHANNEL)
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -17,8 +17,10 @@ router = APIRouter(prefix="/api/v1/handoffs", tags=["handoffs"])
 
 
 def _wake_outbox(request: Request) -> None:
-    """On the event loop only: asyncio.Event is not thread-safe."""
+    """On the event loop only: asyncio.Event is not thread-safe. Another worker is told only if it delivers
+    the outbox (services/change_publisher.py)."""
     request.app.state.outbox_wakeup.set()
+    request.app.state.change_publisher.outbox_queued()
 
 
 # The busiest writes (create, claim, message) are `async def` and do their database work and commit in
