@@ -1,11 +1,13 @@
 """Engine and sessions; SQLite gets WAL and a busy timeout so API writes and background loops coexist."""
 
+import contextlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
+import psycopg
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -60,6 +62,7 @@ def make_engine(
         }
     engine = create_engine(url, pool_size=10, max_overflow=20, **kwargs)
     _ping_when_idle(engine, IDLE_PING_SECONDS)
+    _no_autocommit_in_the_pool(engine)
     return engine
 
 
@@ -88,6 +91,40 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
         except Exception as exc:
             # The pool throws this connection away and checks out another (a new one if need be).
             raise DisconnectionError("idle connection failed its ping") from exc
+
+
+def _no_autocommit_in_the_pool(engine: Engine) -> None:
+    # `statements_alone` turns the driver's autocommit on for a block; whatever happens in the block, a
+    # connection never goes back to the pool with it on (the next request would run without transactions).
+    @event.listens_for(engine, "checkin")
+    def _transactions_again(dbapi_connection: Any, _record: Any) -> None:
+        if dbapi_connection is not None and getattr(dbapi_connection, "autocommit", False):
+            with contextlib.suppress(Exception):
+                dbapi_connection.autocommit = False
+
+
+@contextmanager
+def statements_alone(session: Session) -> Iterator[None]:
+    """On PostgreSQL, each statement in the block commits by itself (the driver's autocommit): no BEGIN
+    before it and no COMMIT after, two round trips fewer, for a request whose write is one statement
+    (services/single_statement_writes.py) and whose reads need not see one snapshot. After the block the
+    session's statements are a transaction again, for what must hold together (the slow paths).
+
+    Nothing changes on SQLite, or when the session's transaction has already run a statement."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    driver = session.connection().connection.driver_connection
+    if driver is None or driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        yield
+        return
+    driver.autocommit = True
+    try:
+        yield
+    finally:
+        # A connection that failed keeps it on: the pool drops it, or the checkin hook turns it off.
+        with contextlib.suppress(psycopg.Error):
+            driver.autocommit = False
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

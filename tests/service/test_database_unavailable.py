@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from handoff_api.core.config import Settings
 from handoff_api.core.db import make_session_factory, transaction
 from handoff_api.main import create_app
-from handoff_api.models import Handoff, HandoffEvent, Message, OutboxItem
+from handoff_api.models import Handoff, HandoffEvent, Message, Note, OutboxItem
 from handoff_api.services import users
 from knowledge_base.embeddings import MiniLMEmbedder
 
@@ -67,7 +67,7 @@ class TcpProxy:
         for conn in connections:
             _reset(conn)
 
-    def cut_when(self, pattern: bytes) -> None:
+    def cut_when(self, pattern: bytes | None) -> None:
         self._cut = pattern
 
     def _accept(self, listener: socket.socket) -> None:
@@ -222,21 +222,20 @@ def test_a_write_cut_midway_leaves_no_partial_rows(
     transcript = select(func.count()).where(Message.handoff_id == handoff_id)
     assert count(direct, transcript) == len(body["transcript"])  # type: ignore[arg-type]
 
-    # A claim whose COMMIT is lost: the agent must not be told it holds the handoff (the transaction
-    # ends before the response is sent: SessionDep's scope="function").
-    proxy.cut_when(b"COMMIT")
+    # On PostgreSQL a claim is one statement that commits by itself (no BEGIN, no COMMIT: core/db.py,
+    # statements_alone). The statement never arrives: the agent must not be told it holds the handoff.
+    proxy.cut_when(b"UPDATE handoffs SET")
     assert_unavailable(client.post(f"/api/v1/handoffs/{handoff_id}/claim", headers=tokens.auth("l2")))
     with direct.connect() as conn:
         status = conn.scalar(select(Handoff.status).where(Handoff.id == handoff_id))
     assert status == "waiting"
     assert client.post(f"/api/v1/handoffs/{handoff_id}/claim", headers=tokens.auth("l2")).status_code == 200
 
-    # An agent's reply: every statement went through, the COMMIT never arrives.
-    proxy.cut_when(b"COMMIT")
+    # An agent's reply, one statement too (the line, the outbox entry, the history entry): it never arrives.
+    proxy.cut_when(b"INSERT INTO outbox")
     message = {"text": "Let me look at your mailbox."}
     sent = client.post(f"/api/v1/handoffs/{handoff_id}/messages", json=message, headers=tokens.auth("l2"))
     assert_unavailable(sent)
-    assert proxy.cuts == 3
     assert count(direct, select(func.count()).where(Message.text == message["text"])) == 0
     assert count(direct, select(func.count()).select_from(OutboxItem)) == 0
 
@@ -244,6 +243,58 @@ def test_a_write_cut_midway_leaves_no_partial_rows(
     assert sent.status_code == 201, sent.text
     assert count(direct, select(func.count()).where(Message.text == message["text"])) == 1
     assert count(direct, select(func.count()).select_from(OutboxItem)) == 1
+
+    # A write of several statements (the note, then its history entry): every statement went through,
+    # the COMMIT never arrives. Nothing of it stays, and the agent is told to retry.
+    events_before = count(direct, select(func.count()).select_from(HandoffEvent))
+    proxy.cut_when(b"COMMIT")
+    noted = client.post(
+        f"/api/v1/handoffs/{handoff_id}/notes", json={"text": "VIP"}, headers=tokens.auth("l2")
+    )
+    assert_unavailable(noted)
+    assert proxy.cuts == 4
+    assert count(direct, select(func.count()).select_from(Note)) == 0
+    assert count(direct, select(func.count()).select_from(HandoffEvent)) == events_before
+    noted = client.post(
+        f"/api/v1/handoffs/{handoff_id}/notes", json={"text": "VIP"}, headers=tokens.auth("l2")
+    )
+    assert noted.status_code == 201, noted.text
+    assert count(direct, select(func.count()).select_from(Note)) == 1
+
+
+@pytest.mark.postgres
+def test_the_busiest_writes_send_no_begin_and_leave_no_autocommit_behind(
+    client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory, proxy: TcpProxy
+) -> None:
+    # Creation, claim and reply are one statement each: no BEGIN, no COMMIT around them (two round
+    # trips fewer). The tokens are looked up once first: that lookup is a transaction of its own.
+    first = handoff_factory.create("conv-warm")
+    assert client.post(f"/api/v1/handoffs/{first['id']}/claim", headers=tokens.auth("l2")).status_code == 200
+    for pattern in (b"BEGIN", b"COMMIT"):
+        proxy.cut_when(pattern)
+        conversation = f"conv-alone-{len(pattern)}"
+        created = client.post(
+            "/api/v1/handoffs", json=handoff_factory.body(conversation), headers=tokens.auth("bot")
+        )
+        assert created.status_code == 201, created.text
+        base = f"/api/v1/handoffs/{created.json()['id']}"
+        assert client.post(f"{base}/claim", headers=tokens.auth("l2")).status_code == 200
+        sent = client.post(f"{base}/messages", json={"text": "on it"}, headers=tokens.auth("l2"))
+        assert sent.status_code == 201, sent.text
+        assert proxy.cuts == 0, f"a busy write sent {pattern.decode()}"
+        proxy.cut_when(None)
+    # A slow path (the handoff is not waiting any more) runs in a transaction again, on the same kind of
+    # connection: every connection the pool hands out is back to transactions.
+    proxy.cut_when(b"COMMIT")
+    taken = client.post(f"{base}/claim", headers=tokens.auth("l3"))
+    assert taken.status_code in (403, 409), taken.text
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    held = [engine.raw_connection() for _ in range(engine.pool.checkedin())]
+    try:
+        assert held and all(not c.driver_connection.autocommit for c in held)
+    finally:
+        for connection in held:
+            connection.close()
 
 
 # --- SQLite: the write lock held by someone else ---------------------------------------------------

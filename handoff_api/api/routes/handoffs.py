@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from handoff_api import schemas
 from handoff_api.api import links, serializers
 from handoff_api.api.deps import CurrentAgent, CurrentBot, SessionDep, check_tier, committed, visible_tiers
+from handoff_api.core.db import statements_alone
 from handoff_api.errors import Invalid
 from handoff_api.models import User
 from handoff_api.services import handoffs
@@ -40,16 +41,17 @@ async def create_handoff(
     body: schemas.HandoffCreate, session: SessionDep, bot: CurrentBot, response: Response
 ) -> schemas.HandoffChange:
     def work() -> schemas.HandoffChange:
-        done = handoffs.create(session, body, bot)
-        if not done.created:
-            response.status_code = status.HTTP_200_OK
-        return serializers.change(
-            session,
-            done.handoff,
-            transcript=done.transcript,
-            history=done.history,
-            queue_figures=done.queue_figures,
-        )
+        with statements_alone(session):  # one statement writes it all; an open one found is only read
+            done = handoffs.create(session, body, bot)
+            if not done.created:
+                response.status_code = status.HTTP_200_OK
+            return serializers.change(
+                session,
+                done.handoff,
+                transcript=done.transcript,
+                history=done.history,
+                queue_figures=done.queue_figures,
+            )
 
     return await committed(session, work)
 
@@ -68,12 +70,14 @@ def read_handoff(handoff_id: int, session: SessionDep, agent: CurrentAgent) -> s
 )
 async def claim_handoff(handoff_id: int, session: SessionDep, agent: CurrentAgent) -> schemas.HandoffChange:
     def work() -> schemas.HandoffChange:
-        handoff = handoffs.claim_waiting(session, handoff_id, agent, visible_tiers(agent))
-        if handoff is None:
-            # Unknown, another tier's, or not waiting: the slow path gives the right answer.
-            handoff = handoffs.get(session, handoff_id)
-            check_tier(agent, handoff)
-            handoffs.claim(session, handoff, agent)
+        with statements_alone(session):  # the claim is one statement; the answer only reads
+            claimed = handoffs.claim_waiting(session, handoff_id, agent, visible_tiers(agent))
+            if claimed is not None:
+                return serializers.change(session, claimed)
+        # Unknown, another tier's, or not waiting: the slow path gives the right answer.
+        handoff = handoffs.get(session, handoff_id)
+        check_tier(agent, handoff)
+        handoffs.claim(session, handoff, agent)
         return serializers.change(session, handoff)
 
     return await committed(session, work)
@@ -111,21 +115,25 @@ async def send_message(
     source_key = f"reply:{idempotency_key}" if idempotency_key else None
 
     def work() -> schemas.MessageOut:
-        message = handoffs.earlier_reply(session, handoff_id, agent, source_key) if source_key else None
-        if message is not None:
-            response.status_code = status.HTTP_200_OK
-        else:
-            try:
-                message = handoffs.reply(
-                    session, handoff_id, agent, visible_tiers(agent), body.text, source_key
-                )
-            except IntegrityError:
-                # The same key in flight twice (PostgreSQL): the other request wrote the reply.
-                session.rollback()
-                message = handoffs.earlier_reply(session, handoff_id, agent, source_key or "")
-                if message is None:
-                    raise
+        raced: IntegrityError | None = None
+        with statements_alone(session):  # the reply is one statement; a retry's lookup only reads
+            message = handoffs.earlier_reply(session, handoff_id, agent, source_key) if source_key else None
+            if message is not None:
                 response.status_code = status.HTTP_200_OK
+            else:
+                try:
+                    message = handoffs.reply(
+                        session, handoff_id, agent, visible_tiers(agent), body.text, source_key
+                    )
+                except IntegrityError as exc:
+                    raced = exc
+        if raced:
+            # The same key in flight twice (PostgreSQL): the other request wrote the reply.
+            session.rollback()
+            message = handoffs.earlier_reply(session, handoff_id, agent, source_key or "")
+            if message is None:
+                raise raced
+            response.status_code = status.HTTP_200_OK
         if message is None:
             # Unknown, another tier's, resolved or someone else's: the slow path gives the right answer.
             handoff = handoffs.get(session, handoff_id)
