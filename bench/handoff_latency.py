@@ -187,14 +187,16 @@ async def socket_bot_turn(rasa_url: str) -> float:
 
 
 async def one_handoff(
-    stack: Desk, agents: list[httpx.AsyncClient], events: EventStream, n: int, reads: float
+    stack: Desk, agents: list[httpx.AsyncClient], events: EventStream, n: int, reads: float, step: list[str]
 ) -> dict[str, float]:
+    """`step` ends with what the handoff was waiting for, for the report of one that failed."""
     out: dict[str, float] = {}
     agent = agents[0]
     customer = Customer(stack.rasa_for(n))
     await customer.connect()
     try:
         asked_wall = time.time()
+        step.append("the handoff.created event and the bot's ticket message")
         asked = await customer.say("I want to talk to a human")
         (seen_wall, created), (told_at, told) = await asyncio.gather(
             events.wait_for("handoff.created"), customer.wait_for(lambda t: "HD-" in t)
@@ -206,6 +208,7 @@ async def one_handoff(
         out["customer_asks_to_agent"] = seen_wall - asked_wall
         out["customer_asks_to_ticket_message"] = told_at - asked
 
+        step.append("the claim and its event")
         claim_wall = time.time()
         claimed = await agent.post(f"/api/v1/handoffs/{handoff_id}/claim")
         claimed.raise_for_status()
@@ -214,6 +217,7 @@ async def one_handoff(
 
         await asyncio.sleep(reads)  # the agent reads what the bot learned
         text = f"Hi, this is Alice from L2 ({n}). What is going on?"
+        step.append(f"the reply, sent to worker {n % len(agents)}, at the customer")
         replied = time.monotonic()
         sent = await agents[n % len(agents)].post(
             f"/api/v1/handoffs/{handoff_id}/messages", json={"text": text}
@@ -224,11 +228,13 @@ async def one_handoff(
 
         wrote_wall = time.time()
         line = f"my laptop does not see the office wifi ({n})"
+        step.append(f"the customer's line (Rasa {stack.rasa_for(n)}) in the event stream")
         await customer.say(line)
         arrived, stored = await events.wait_for("message.customer", handoff_id)
         out["customer_to_agent"] = arrived - wrote_wall
         out.update(await hops(agent, handoff_id, line, wrote_wall, event_time(stored), arrived))
 
+        step.append("the resolution")
         resolved = await agent.post(
             f"/api/v1/handoffs/{handoff_id}/resolve", json={"resolution": "bench", "return_to_bot": False}
         )
@@ -271,11 +277,12 @@ async def measure(
     await events.start()
     try:
         for n in range(warmup + handoffs):
+            step: list[str] = ["the customer's connection"]
             try:
-                result = await one_handoff(stack, agents, events, n, reads)
+                result = await one_handoff(stack, agents, events, n, reads, step)
             except (TimeoutError, RuntimeError, httpx.HTTPError) as error:
                 failed += 1
-                print(f"handoff {n} failed: {error!r}", flush=True)
+                print(f"handoff {n} failed waiting for {step[-1]}: {error!r}", flush=True)
                 # Drop what is left of that handoff's events.
                 while not events.queue.empty():
                     events.queue.get_nowait()
