@@ -8,12 +8,14 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy.exc import OperationalError
 
 from handoff_api.core.config import Settings
-from handoff_api.core.db import make_engine, make_session_factory, transaction
+from handoff_api.core.db import make_engine, make_session_factory, statements_alone, transaction
 from handoff_api.core.token_cache import TokenCache
 from handoff_api.main import create_app
 from handoff_api.models import Handoff, HandoffEvent, Message, OutboxItem, User
@@ -237,6 +239,32 @@ def test_an_idle_connection_that_died_is_replaced_before_use(postgres_url: str) 
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT pg_backend_pid()")) != pid
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_statements_alone_turns_autocommit_on_for_its_block_only(postgres_url: str) -> None:
+    engine = make_engine(postgres_url)
+    sessions = make_session_factory(engine)
+    try:
+        with sessions() as session:
+            with statements_alone(session):
+                driver = session.connection().connection.driver_connection
+                session.execute(text("SELECT 1"))
+                # No transaction left open by the statement: it committed by itself.
+                assert driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            session.execute(text("SELECT 1"))
+            assert driver.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+            with statements_alone(session):  # a transaction has begun: nothing changes
+                assert not driver.autocommit
+            session.rollback()
+        # A connection found closed at the start of the block (its status is not idle) is left alone: the
+        # statement fails as a database error, answered 503, not with the driver's own error (a 500).
+        with sessions() as session:
+            session.connection().connection.driver_connection.close()
+            with pytest.raises(OperationalError), statements_alone(session):
+                session.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
 
 
 def test_a_retried_reply_with_its_idempotency_key_is_written_once(
