@@ -638,11 +638,18 @@ def claim_next(session: Session, agent: User, tier: str) -> Handoff:
     )
     if agent.tier_skills:
         query = query.where(Handoff.category.is_(None) | Handoff.category.in_(agent.tier_skills))
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        # Concurrent claimers skip each other's locked rows instead of queueing behind them.
-        query = query.with_for_update(skip_locked=True, of=Handoff)
     postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
-    for handoff_id in session.scalars(query.limit(1 if postgres else 20)).all():
+    if postgres:
+        # Concurrent claimers skip each other's locked rows instead of queueing behind them.
+        candidates = session.scalars(query.with_for_update(skip_locked=True, of=Handoff).limit(1)).all()
+        if not candidates:
+            # Every waiting row is locked, by another claimer or by a write that is not a claim (a
+            # customer's line, an SLA mark): wait for the first rather than answer "none waiting". After
+            # the wait PostgreSQL checks the row again and moves on if it was claimed meanwhile.
+            candidates = session.scalars(query.with_for_update(of=Handoff).limit(1)).all()
+    else:
+        candidates = session.scalars(query.limit(20)).all()
+    for handoff_id in candidates:
         handoff = get(session, handoff_id)
         try:
             with session.begin_nested():

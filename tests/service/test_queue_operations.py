@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from handoff_api.core import clock
 from handoff_api.core.config import Settings
@@ -159,6 +160,39 @@ def test_fifty_concurrent_claimers_claim_every_handoff_exactly_once(
         server.stop()
     assert len(claimed) == 20
     assert Counter(claimed).most_common(1)[0][1] == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_claim_next_waits_for_a_waiting_handoff_that_another_write_holds_locked(
+    settings: Settings, tokens: Tokens, handoff_factory: HandoffFactory, embedder: MiniLMEmbedder
+) -> None:
+    # A write that is not a claim (a customer's line, an SLA mark) holds the only waiting handoff's row
+    # for a moment. "Nothing waiting" would be wrong: claim-next waits for it (seen in the two-worker
+    # end-to-end test, where a handoff stayed unclaimed after both agents were told the queue was empty).
+    handoff = handoff_factory.create("locked-by-a-writer")
+    server = ThreadedServer(create_app(settings, background=False, embedder=embedder)).start()
+    engine = make_engine(settings.sqlalchemy_url)
+
+    async def scenario() -> httpx.Response:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            with engine.connect() as writer:
+                writer.execute(
+                    text("SELECT id FROM handoffs WHERE id = :id FOR UPDATE"), {"id": handoff["id"]}
+                )
+                claim = asyncio.create_task(http.post("/api/v1/queues/l2/next", headers=tokens.auth("l2")))
+                await asyncio.sleep(0.5)
+                assert not claim.done(), "claim-next answered while the row was locked"
+                writer.commit()
+            return await claim
+
+    try:
+        claimed = asyncio.run(scenario())
+    finally:
+        server.stop()
+        engine.dispose()
+    assert claimed.status_code == 200, claimed.text
+    assert claimed.json()["id"] == handoff["id"]
 
 
 @pytest.mark.parametrize(
