@@ -285,12 +285,22 @@ def queue_figures(session: Session, handoff: Handoff) -> tuple[int | None, int]:
     return (ahead or 0) + 1, online or 0
 
 
-def claim_waiting(session: Session, handoff_id: int, agent: User, tiers: tuple[str, ...]) -> Handoff | None:
+class Claimed(NamedTuple):
+    """A claim that `claim_waiting` made, with the history and the transcript for its answer when the claim's
+    statement read them (PostgreSQL); None: they are still to be read (SQLite)."""
+
+    handoff: Handoff
+    history: list[events.EventRow] | None
+    transcript: list[Line] | None
+
+
+def claim_waiting(session: Session, handoff_id: int, agent: User, tiers: tuple[str, ...]) -> Claimed | None:
     """The common claim in one statement: the handoff if it was waiting in one of `tiers` and is now the
     agent's. None when it is unknown, of another tier, or not waiting (any more): `claim` then gives the
-    right answer (404, 403, 409, or 200 to the holder claiming again). On PostgreSQL the history entry is
-    written by the same statement (single_statement_writes.py)."""
-    params = {"handoff_id": handoff_id, "tiers": list(tiers), "agent_id": agent.id, "now": utcnow()}
+    right answer (404, 403, 409, or 200 to the holder claiming again). On PostgreSQL the same statement
+    writes the history entry and reads the history and the transcript (single_statement_writes.py)."""
+    now = utcnow()
+    params = {"handoff_id": handoff_id, "tiers": list(tiers), "agent_id": agent.id, "now": now}
     postgresql = session.get_bind().dialect.name == "postgresql"
     if postgresql:
         params |= {"actor": events.actor_name(agent), "agent_name": agent.name}
@@ -299,20 +309,32 @@ def claim_waiting(session: Session, handoff_id: int, agent: User, tiers: tuple[s
     ).first()
     if row is None:
         return None
-    handoff = _adopt(session, dict(row._mapping))
+    columns = dict(row._mapping)
+    history_rows = columns.pop(single_statement_writes.CLAIM_HISTORY, None)
+    transcript_rows = columns.pop(single_statement_writes.CLAIM_TRANSCRIPT, None)
+    handoff = _adopt(session, columns)
     set_committed_value(handoff, "assignee", agent)
-    if postgresql:
-        mark(session)  # the history entry is written: the commit wakes the event streams
-    else:
-        events.insert_now(
-            session,
-            handoff.id,
-            handoff.tier,
-            "handoff.claimed",
-            events.actor_name(agent),
-            assignee=agent.name,
-        )
-    return handoff
+    entry = events.EventRow(
+        "handoff.claimed", events.actor_name(agent), now, handoff.tier, {"assignee": agent.name}
+    )
+    if not postgresql:
+        events.insert_now(session, handoff.id, entry.tier, entry.kind, entry.actor, **entry.detail)
+        return Claimed(handoff, None, None)
+    mark(session)  # the history entry is written: the commit wakes the event streams
+    history = [
+        events.EventRow(kind, actor, _json_time(at), tier, detail)
+        for kind, actor, at, tier, detail in history_rows
+    ]
+    # In (time, id) order: after every entry of its time or earlier (its id is the newest); sort is stable.
+    history.append(entry)
+    history.sort(key=lambda event: event.at)
+    transcript = [Line(role, text, _json_time(at), author) for role, text, at, author in transcript_rows]
+    return Claimed(handoff, history, transcript)
+
+
+def _json_time(value: str) -> datetime:
+    """A `timestamp` column as PostgreSQL writes it in JSON (ISO 8601, no zone, as the column holds it)."""
+    return datetime.fromisoformat(value)
 
 
 def claim(session: Session, handoff: Handoff, agent: User) -> Handoff:

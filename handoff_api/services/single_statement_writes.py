@@ -11,8 +11,10 @@ No row comes back when the handoff is not one the agent may reply in (unknown, a
 or held by someone else, unless the agent is a lead); nothing is written then, and the caller's slow path
 gives the right answer (404, 403, 409).
 
-A claim on SQLite is the conditional UPDATE and then the history entry; on PostgreSQL the entry is written
-by a CTE of the UPDATE, from the row it claimed.
+A claim on SQLite is the conditional UPDATE, the history entry, and then the read of the history and the
+transcript for its answer; on PostgreSQL the entry is written by a CTE of the UPDATE, from the row it claimed,
+and the same statement returns the history and the transcript as JSON arrays. They are read in the
+statement's snapshot, which its own history entry is not part of: the caller adds that one.
 
 A creation on SQLite inserts the handoff (unless the conversation has an open one), its transcript and its
 history entry, and reads its queue position and the tier's agents online; on PostgreSQL one statement does
@@ -38,7 +40,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.expression import cast as sql_cast
@@ -172,6 +174,22 @@ CLAIM_UPDATE = (
 )
 
 
+def _rows_of(claimed: CTE, table: Any, *columns: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The claimed handoff's rows of `table` as one JSON array of arrays, in time order (ties in id order),
+    as serializers.history_and_transcript orders them; [] when there are none."""
+    rows = func.json_agg(aggregate_order_by(func.json_build_array(*columns), table.c.at, table.c.id))
+    return (
+        select(func.coalesce(rows, sql_cast(literal("[]"), JSON), type_=JSON))
+        .where(table.c.handoff_id == claimed.c.id)
+        .scalar_subquery()
+    )
+
+
+# The claim's two extra columns (PostgreSQL): the history before the claim and the transcript.
+CLAIM_HISTORY = "history_before_claim"
+CLAIM_TRANSCRIPT = "transcript"
+
+
 def _claim() -> Select[Any]:
     now = _NOW
     claimed = CLAIM_UPDATE.cte("claimed")
@@ -179,7 +197,15 @@ def _claim() -> Select[Any]:
     history_entry = _history_entry(
         claimed, "handoff.claimed", now, func.jsonb_build_object("assignee", assignee)
     )
-    return select(claimed).add_cte(history_entry)
+    history = _rows_of(
+        claimed, EVENTS, EVENTS.c.kind, EVENTS.c.actor, EVENTS.c.at, EVENTS.c.tier, EVENTS.c.detail
+    )
+    transcript = _rows_of(
+        claimed, MESSAGES, MESSAGES.c.role, MESSAGES.c.text, MESSAGES.c.at, MESSAGES.c.author_name
+    )
+    return select(claimed, history.label(CLAIM_HISTORY), transcript.label(CLAIM_TRANSCRIPT)).add_cte(
+        history_entry
+    )
 
 
 # Every column of a new handoff but the id, as `handoffs.create` gives them.

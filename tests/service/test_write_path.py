@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import create_engine, event, func, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from handoff_api.core.config import Settings
@@ -125,6 +125,74 @@ def test_writes_answer_the_contract_fields_without_the_notes(
     detail = client.get(base, headers=tokens.auth("l2")).json()
     assert [n["text"] for n in detail["notes"]] == ["private"] and detail["agents_online"] == 0
     assert [e["kind"] for e in detail["history"]] == ["handoff.created", "handoff.claimed", "note.added"]
+
+
+def test_a_claim_answers_the_same_history_and_transcript_as_the_detail_view(
+    client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory
+) -> None:
+    # On PostgreSQL the claim's own statement reads them (as JSON, in its snapshot, which lacks its own
+    # history entry); on SQLite a second query does. Times with and without fractions, a tie in time, text
+    # that JSON escapes, a reply, a note and a release before the second claim.
+    transcript = [
+        {"role": "customer", "text": 'my "VPN" \\ fails \u00e9\U0001f600\n', "at": "2026-11-26T10:00:00.5Z"},
+        {"role": "bot", "text": "Which device?", "at": "2026-11-26T10:00:00.5Z"},
+        {"role": "customer", "text": "laptop", "at": "2026-11-26T10:00:07.123456Z"},
+        {"role": "customer", "text": "a person please", "at": "2026-11-26T10:00:09Z"},
+    ]
+    created = handoff_factory.create("claim-answer", transcript=transcript)
+    base = f"/api/v1/handoffs/{created['id']}"
+    l2, other = tokens.auth("l2"), tokens.auth("l2_other")
+    assert client.post(f"{base}/claim", headers=l2).status_code == 200
+    assert client.post(f"{base}/messages", json={"text": "On it"}, headers=l2).status_code == 201
+    assert client.post(f"{base}/notes", json={"text": "private"}, headers=l2).status_code == 201
+    assert client.post(f"{base}/release", headers=l2).status_code == 200
+
+    claimed = client.post(f"{base}/claim", headers=other)
+    assert claimed.status_code == 200, claimed.text
+    answer = claimed.json()
+    detail = client.get(base, headers=other).json()
+    assert answer["transcript"] == detail["transcript"]
+    assert answer["history"] == detail["history"]
+    assert [line["text"] for line in answer["transcript"]] == [
+        'my "VPN" \\ fails \u00e9\U0001f600\n',
+        "Which device?",
+        "laptop",
+        "a person please",
+        "On it",
+    ]
+    assert [line["at"][:26] for line in answer["transcript"][:3]] == [
+        "2026-11-26T10:00:00.500000", "2026-11-26T10:00:00.500000", "2026-11-26T10:00:07.123456"
+    ]  # fmt: skip
+    kinds = [e["kind"] for e in answer["history"]]
+    assert kinds[0] == "handoff.created" and kinds[-1] == "handoff.claimed"
+    assert kinds.count("handoff.claimed") == 2 and "handoff.released" in kinds and "message.agent" in kinds
+    assert answer["history"][-1]["actor"] == "l2:agent-l2_other"
+    assert answer["history"][-1]["detail"] == {"assignee": "agent-l2_other"}
+    assert answer["assignee"]["name"] == "agent-l2_other" and answer["status"] == "assigned"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_claim_on_postgresql_is_one_statement_answer_included(
+    client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory
+) -> None:
+    handoff = handoff_factory.create("one-statement-claim")
+    base = f"/api/v1/handoffs/{handoff['id']}"
+    assert client.get(base, headers=tokens.auth("l2")).status_code == 200  # the token is cached now
+    engine = client.app.state.sessions.kw["bind"]  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        answer = client.post(f"{base}/claim", headers=tokens.auth("l2"))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert answer.status_code == 200 and len(answer.json()["transcript"]) == 3
+    assert [e["kind"] for e in answer.json()["history"]] == ["handoff.created", "handoff.claimed"]
+    assert len(statements) == 1, statements
 
 
 def test_replies_take_the_right_answer_on_every_path(

@@ -70,10 +70,12 @@ def read_handoff(handoff_id: int, session: SessionDep, agent: CurrentAgent) -> s
 )
 async def claim_handoff(handoff_id: int, session: SessionDep, agent: CurrentAgent) -> schemas.HandoffChange:
     def work() -> schemas.HandoffChange:
-        with statements_alone(session):  # the claim is one statement; the answer only reads
+        with statements_alone(session):  # the claim is one statement; on SQLite the answer only reads
             claimed = handoffs.claim_waiting(session, handoff_id, agent, visible_tiers(agent))
             if claimed is not None:
-                return serializers.change(session, claimed)
+                return serializers.change(
+                    session, claimed.handoff, transcript=claimed.transcript, history=claimed.history
+                )
         # Unknown, another tier's, or not waiting: the slow path gives the right answer.
         handoff = handoffs.get(session, handoff_id)
         check_tier(agent, handoff)
