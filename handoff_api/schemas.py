@@ -235,12 +235,28 @@ class WidgetReply(BaseModel):
     agent: WidgetEngineer
 
 
+class WidgetChoice(BaseModel):
+    title: str
+    payload: str = Field(description="what the widget sends to the bot when the customer picks it")
+
+
+class WidgetQuestion(BaseModel):
+    """A bot message with choices, as Rasa's socket.io channel sends one (`text` and `quick_replies`)."""
+
+    text: str
+    quick_replies: list[WidgetChoice]
+
+
 class WidgetHandBack(BaseModel):
     """The engineer handed the customer back to the bot: what the widget shows a customer who was away."""
 
     ticket: str
     at: UtcDatetime
     text: str
+    rating: WidgetQuestion | None = Field(
+        description="the bot's 1-5 rating question, which it asked when it took the chat back and a widget "
+        "that was away never received; null once the customer has rated this handoff"
+    )
 
 
 class WidgetReplies(BaseModel):

@@ -1,6 +1,6 @@
 """In a real browser: the engineer's replies written while the customer's chat was closed are there when
 they come back (once each, all of them after a long absence), and a hand-back to the bot missed while away
-shows as such, in the status and in the chat."""
+shows as such, in the status and in the chat, with the bot's rating question, whose answer is stored."""
 
 import re
 import time
@@ -15,6 +15,7 @@ from .conftest import script_errors
 from .ui import Widget
 
 UNSENT = "SELECT id FROM outbox WHERE status != 'sent'"
+RATED = "SELECT rating FROM ratings WHERE handoff_id = ?"
 
 
 def test_replies_written_while_the_chat_was_closed_are_shown_on_return(
@@ -100,10 +101,23 @@ def test_replies_written_while_the_chat_was_closed_are_shown_on_return(
         # ... and the chat says so too, once, as it would have live.
         expect(page.locator(".msg.bot", has_text="handed you back to the virtual assistant")).to_have_count(1)
         expect(page.locator(".msg.agent")).to_have_count(56)
+        # The bot asked for a rating when it took the chat back; this chat was away then, so it asks now,
+        # and the answer is stored for this handoff, as a live answer would be.
+        question = page.locator(".msg.bot", has_text="Please rate this from 1 (poor) to 5 (great)")
+        expect(question).to_have_count(1)
+        expect(question.locator("button.choice")).to_have_text(["1", "2", "3", "4", "5"])
+        question.get_by_role("button", name="4", exact=True).click()
+        expect(page.locator(".msg.bot", has_text="Thanks for the feedback")).to_have_count(1)
+        deadline = time.monotonic() + 10
+        while not service_rows(stack, RATED, handoff_id) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert service_rows(stack, RATED, handoff_id) == [(4,)]
         page.reload()
         expect(page.locator("#helpdesk-widget")).to_be_attached()
-        page.wait_for_timeout(1500)  # time for a catch-up to add it again, if it would
+        page.wait_for_timeout(1500)  # time for a catch-up to add them again, if it would
         expect(page.locator(".msg.bot", has_text="handed you back to the virtual assistant")).to_have_count(1)
+        expect(question).to_have_count(1)
+        expect(question.locator("button.choice").first).to_be_disabled()
         assert errors == []
     finally:
         alice.close()

@@ -1,11 +1,15 @@
 """`GET /api/v1/widget/replies`: the engineers' replies a widget missed, for its own conversation only."""
 
 import secrets
+from pathlib import Path
 from typing import Any
 
+import yaml
 from fastapi.testclient import TestClient
 
 from handoff_api.services.handoffs import RETURN_TO_BOT_TEXT
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PATH = "/api/v1/widget/replies"
 NOTHING = {"replies": [], "open": False, "more": False, "handed_back": None}
@@ -66,6 +70,18 @@ def test_a_widget_reads_the_replies_after_its_last_one(
     back = handed_back["handed_back"]
     assert back["ticket"] == resolved.json()["number"] and back["text"] == RETURN_TO_BOT_TEXT
     assert back["at"].endswith("Z")
+    # The bot asked for a rating when it took the chat back; a widget that was away asks until one is stored,
+    # with the bot's words and buttons (bot/domain.yml).
+    asked = yaml.safe_load((ROOT / "bot" / "domain.yml").read_text())["responses"]["utter_ask_rating"][0]
+    assert back["rating"] == {"text": asked["text"], "quick_replies": asked["buttons"]}
+    rated = client.post(
+        "/api/v1/ratings",
+        json={"conversation_id": conversation, "handoff_id": handoff["id"], "rating": 4},
+        headers=tokens.auth("bot"),
+    )
+    assert rated.status_code == 201, rated.text
+    later = client.get(PATH, params={"conversation_id": conversation, "after": second}).json()["handed_back"]
+    assert later["ticket"] == back["ticket"] and later["rating"] is None
 
 
 def test_only_a_hand_back_to_the_bot_is_told_and_only_while_no_handoff_is_open(

@@ -7,8 +7,9 @@ live messages carry). No token: the widget's conversation id, 128 random bits th
 holds, is the key, as it is for Rasa's socket.io channel. Only widget conversations (channel `socketio`,
 an id of the widget's form) are answered, so that a messenger's guessable sender id reads nothing.
 `open` says whether an engineer still has the conversation, and `handed_back` how the last handoff ended
-when it ended with a hand-back to the bot, for a widget that missed it (it shows the line then); `more`,
-that replies follow the last one of this answer (at most 50 come at once).
+when it ended with a hand-back to the bot, for a widget that missed it (it shows the line then, and the
+bot's rating question while no rating of that handoff is stored); `more`, that replies follow the last one
+of this answer (at most 50 come at once).
 """
 
 from typing import Annotated
@@ -17,14 +18,28 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
 from handoff_api.api.deps import SessionDep
+from handoff_api.identity.models import Rating
 from handoff_api.models import OPEN_STATUSES, Handoff, Message, User, ticket_number
-from handoff_api.schemas import WidgetEngineer, WidgetHandBack, WidgetReplies, WidgetReply
+from handoff_api.schemas import (
+    WidgetChoice,
+    WidgetEngineer,
+    WidgetHandBack,
+    WidgetQuestion,
+    WidgetReplies,
+    WidgetReply,
+)
 from handoff_api.services.handoffs import RETURN_TO_BOT_TEXT
 
 router = APIRouter(prefix="/api/v1/widget", tags=["widget"])
 
 WIDGET_CONVERSATION = r"^[0-9a-f]{32}$"
 REPLIES_PER_ANSWER = 50
+# The bot's `utter_ask_rating` (bot/domain.yml), word for word: its `rate` intent stores the answer for the
+# handoff it asked about (the `rating_for` slot it set then).
+RATING_QUESTION = WidgetQuestion(
+    text="How did I do? Please rate this from 1 (poor) to 5 (great).",
+    quick_replies=[WidgetChoice(title=str(n), payload=f'/rate{{"rating": "{n}"}}') for n in range(1, 6)],
+)
 
 
 @router.get("/replies", response_model=WidgetReplies)
@@ -59,11 +74,15 @@ def missed_replies(
         .limit(1)
     ).first()
     is_open = last is not None and last.status in OPEN_STATUSES
-    handed_back = (
-        WidgetHandBack(ticket=ticket_number(last.id), at=last.resolved_at, text=RETURN_TO_BOT_TEXT)
-        if last is not None and not is_open and last.returned_to_bot and last.resolved_at is not None
-        else None
-    )
+    handed_back = None
+    if last is not None and not is_open and last.returned_to_bot and last.resolved_at is not None:
+        rated = session.scalar(select(Rating.id).where(Rating.handoff_id == last.id).limit(1))
+        handed_back = WidgetHandBack(
+            ticket=ticket_number(last.id),
+            at=last.resolved_at,
+            text=RETURN_TO_BOT_TEXT,
+            rating=RATING_QUESTION if rated is None else None,
+        )
     return WidgetReplies(
         open=is_open,
         handed_back=handed_back,

@@ -231,6 +231,8 @@ export function mount(config) {
         // The hand-back happened while this chat was away: say so, as the bot did to a connected chat.
         const back = answer.handed_back;
         if (back && typeof back.text === "string") received({ text: back.text });
+        // The rating question the bot asked then, unless the customer has rated since (elsewhere).
+        if (back && back.rating && typeof back.rating === "object") received(back.rating);
         store.update({ engineer: null, waiting: null });
         showStatus();
       }
