@@ -146,7 +146,15 @@ THROUGHPUT_FLAGS :=
 PACED_TURNS := 60
 endif
 
-bench: install train
+# The service throughput bench sends its requests with wrk (bench/wrk_jobs.lua).
+WRK := /usr/bin/wrk
+$(WRK):
+	@echo "installing Debian's wrk (service throughput bench)"
+	SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+
+bench: install train $(WRK)
 	@mkdir -p $(BENCH_RESULTS)
 	$(VENV)/bin/python bench/kb_search.py $(BENCH_FLAGS) --out $(BENCH_RESULTS)/kb_search.json
 	$(VENV)/bin/python bench/service_throughput.py $(THROUGHPUT_FLAGS) --out $(BENCH_RESULTS)/service_throughput.json
