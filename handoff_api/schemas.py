@@ -226,13 +226,22 @@ class WidgetEngineer(BaseModel):
     tier: str
 
 
+class WidgetQueued(BaseModel):
+    ticket: str
+    tier: str
+    queue_position: int | None = Field(description="as it was when the customer was told; null: not known")
+
+
 class WidgetReply(BaseModel):
-    """An engineer's reply as the widget shows it; `id` is the `helpdesk_message_id` of the live message."""
+    """An engineer's reply as the widget shows it, or the help desk's notice that the customer's ticket waits
+    in a queue again (escalated or released: no `agent`, and `handoff`); `id` is the `helpdesk_message_id`
+    of the live message."""
 
     id: int
     text: str
     at: UtcDatetime
-    agent: WidgetEngineer
+    agent: WidgetEngineer | None
+    handoff: WidgetQueued | None = None
 
 
 class WidgetChoice(BaseModel):

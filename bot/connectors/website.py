@@ -4,8 +4,10 @@ The helpdesk service appends an engineer's reply to the conversation as a bot ev
 carries `agent` (name and tier) and pushes it with `output_channel=latest`. Rasa's socketio output
 sends only the text; this one sends `{"text", "agent", "helpdesk_message_id"}` in one `bot_uttered`
 message, so the widget can show who is writing and knows which replies it has (it fetches the ones it
-missed from the service by that id). The bot's own messages, buttons and every other channel are
-unchanged.
+missed from the service by that id). The service's notice that a ticket waits in a queue again
+(escalated, released) carries `handoff` (ticket, tier, place in the queue) instead of `agent`: sent as
+`{"text", "handoff", "helpdesk_message_id"}`, it shows the customer waiting again. The bot's own
+messages, buttons and every other channel are unchanged.
 
 It also installs the action fallback (connectors.action_fallback) in the Rasa process: when the action
 server is down, the customer is told and handed to an engineer instead of getting no answer.
@@ -25,17 +27,29 @@ from connectors.shared_rooms import share_rooms_through_redis
 
 class WebsiteOutput(SocketIOOutput):
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        agent = kwargs.get("agent")
+        agent, queued = kwargs.get("agent"), kwargs.get("handoff")
+        message: dict[str, Any] = {"text": text}
         if isinstance(agent, dict) and agent.get("name"):
-            who = {"name": str(agent["name"]), "tier": str(agent.get("tier") or "")}
-            message: dict[str, Any] = {"text": text, "agent": who}
-            reply_id = kwargs.get("helpdesk_message_id")
-            if isinstance(reply_id, int) and not isinstance(reply_id, bool):
-                # The widget's key for the reply: it catches up on the ones it missed by this id.
-                message["helpdesk_message_id"] = reply_id
-            await self._send_message(recipient_id, message)
+            message["agent"] = {"name": str(agent["name"]), "tier": str(agent.get("tier") or "")}
+        elif isinstance(queued, dict) and queued.get("ticket"):
+            position = queued.get("queue_position")
+            message["handoff"] = {
+                "ticket": str(queued["ticket"]),
+                "tier": str(queued.get("tier") or ""),
+                "queue_position": position if _is_int(position) else None,
+            }
+        else:
+            await super().send_text_message(recipient_id, text, **kwargs)
             return
-        await super().send_text_message(recipient_id, text, **kwargs)
+        reply_id = kwargs.get("helpdesk_message_id")
+        if _is_int(reply_id):
+            # The widget's key for the line: it catches up on the ones it missed by this id.
+            message["helpdesk_message_id"] = reply_id
+        await self._send_message(recipient_id, message)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class WebsiteInput(SocketIOInput):

@@ -1,5 +1,6 @@
 """What can happen to a handoff: create, claim, reply, note, escalate, resolve."""
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,9 @@ TRIGGER_INTENT = "trigger_intent"
 RETURN_TO_BOT_TEXT = (
     "The engineer has handed you back to the virtual assistant. Is there anything else I can help with?"
 )
+# What the customer is told when their handoff goes back to a queue (services: `_tell_waiting`).
+TEAM_NAMES = {"l2": "L2 engineers", "l3": "L3 engineers (our specialists)", "l4": "vendor liaison"}
+NOTICE_KEY_PREFIX = "notice:"
 
 
 def get(session: Session, handoff_id: int) -> Handoff:
@@ -583,6 +587,13 @@ def escalate(
     handoff.assignee_id = None
     session.flush()
     session.refresh(handoff)
+    vendor = f" ({vendor_name})" if tier == "l4" and vendor_name else ""
+    _tell_waiting(
+        session,
+        handoff,
+        f"Your ticket {handoff.number} has gone to our {TEAM_NAMES[tier]}{vendor}. They have everything "
+        "you've told us so far and will answer in this chat.",
+    )
     return handoff
 
 
@@ -702,7 +713,45 @@ def release(session: Session, handoff: Handoff, agent: User) -> Handoff:
     session.flush()
     session.refresh(handoff)
     events.record(session, handoff, "handoff.released", events.actor_name(agent))
+    _tell_waiting(
+        session,
+        handoff,
+        f"Your engineer has put ticket {handoff.number} back in the queue: the next of our "
+        f"{TEAM_NAMES[handoff.tier]} will pick it up, with everything you've told us so far, in this chat.",
+    )
     return handoff
+
+
+def _tell_waiting(session: Session, handoff: Handoff, text: str) -> None:
+    """The customer's handoff waits in a queue again (escalated, released): a line in the transcript, and
+    the same words through the outbox to the customer's channel, with the ticket and its place in the queue,
+    so that a widget shows them waiting instead of with the engineer who left. `helpdesk_message_id` makes
+    it what an engineer's reply is to the broker consumer (an echo, not a customer line) and to the widget
+    (caught up by `GET /api/v1/widget/replies` when it was away)."""
+    position, _online = queue_figures(session, handoff)
+    line = Message(
+        handoff_id=handoff.id,
+        role="bot",
+        text=text,
+        author_name="assistant",
+        source_key=f"{NOTICE_KEY_PREFIX}{uuid.uuid4().hex}",
+    )
+    session.add(line)
+    session.flush()
+    queued = {"ticket": handoff.number, "tier": handoff.tier, "queue_position": position}
+    session.add(
+        OutboxItem(
+            handoff_id=handoff.id,
+            conversation_id=handoff.conversation_id,
+            events=[
+                {
+                    "event": "bot",
+                    "text": text,
+                    "metadata": {"helpdesk_message_id": line.id, "handoff": queued},
+                }
+            ],
+        )
+    )
 
 
 def reopenable(session: Session, conversation_id: str, within_days: int) -> Handoff | None:

@@ -146,6 +146,9 @@ def test_customer_agent_round_trip(stack: Stack, browser: Browser, tmp_path: Pat
         escalate.get_by_label("Note for the next engineer").fill("needs the network team")
         escalate.get_by_role("button", name="Escalate").click()
         expect(agent_page.locator("#detail")).to_contain_text("l3 queue")  # out of alice's hands
+        # The customer is told, and waits for an engineer again instead of being "with alice".
+        expect(customer_page.locator(".msg.bot", has_text="has gone to our L3 engineers")).to_have_count(1)
+        expect(customer_page.locator("#hd-status")).to_have_text("Waiting for an engineer")
 
         # Carol (L3) finds it with the whole story, claims it and hands the customer back to the bot.
         carol = Console(carol_page, stack).sign_in("carol")

@@ -122,3 +122,59 @@ def test_replies_written_while_the_chat_was_closed_are_shown_on_return(
     finally:
         alice.close()
         context.close()
+
+
+def test_an_escalation_or_release_shows_the_customer_waiting_again_live_or_on_return(
+    stack: Stack, browser: Browser
+) -> None:
+    context = browser.new_context(viewport={"width": 1100, "height": 780})
+    api = f"{stack.helpdesk_url}/api/v1"
+    alice, carol = (
+        httpx.Client(base_url=api, headers={"Authorization": f"Bearer {stack.tokens[name]}"}, timeout=10)
+        for name in ("alice", "carol")
+    )
+    try:
+        page = context.new_page()
+        errors = script_errors(page)
+        widget = Widget(page, stack).open()
+        widget.say("I want to talk to a human")
+        expect(widget.reply()).to_contain_text("in the queue")
+        handoff_id = alice.get(f"/conversations/{widget.session_id()}/handoff").json()["id"]
+        assert alice.post(f"/handoffs/{handoff_id}/claim").status_code == 200
+        assert alice.post(f"/handoffs/{handoff_id}/messages", json={"text": "Alice here."}).status_code == 201
+        status = page.locator("#hd-status")
+        expect(status).to_have_text("With alice (L2 engineer)")
+        page.close()
+
+        # Escalated while the chat was closed: on return it says so, and shows the customer waiting.
+        escalated = alice.post(f"/handoffs/{handoff_id}/escalate", json={"tier": "l3"})
+        assert escalated.status_code == 200, escalated.text
+        page = context.new_page()
+        errors += script_errors(page)
+        Widget(page, stack).open()
+        status = page.locator("#hd-status")
+        notice = page.locator(".msg.bot", has_text="has gone to our L3 engineers")
+        expect(notice).to_have_count(1)
+        expect(status).to_have_text("Waiting for an engineer")
+        banner = page.locator(".banner")
+        expect(banner).to_have_text(f"Ticket HD-{handoff_id + 1000:05d}: an engineer will join you.")
+
+        # Live: the L3 engineer takes it, then puts it back in the queue.
+        assert carol.post(f"/handoffs/{handoff_id}/claim").status_code == 200
+        assert carol.post(f"/handoffs/{handoff_id}/messages", json={"text": "Carol, L3."}).status_code == 201
+        expect(status).to_have_text("With carol (L3 engineer)")
+        assert carol.post(f"/handoffs/{handoff_id}/release").status_code == 200
+        expect(page.locator(".msg.bot", has_text="back in the queue")).to_have_count(1)
+        expect(status).to_have_text("Waiting for an engineer")
+        expect(banner).to_contain_text(re.compile(r"You are number \d+ in the queue"))
+        page.reload()
+        expect(page.locator("#helpdesk-widget")).to_be_attached()
+        page.wait_for_timeout(1500)  # time for a catch-up to add the notices again, if it would
+        expect(notice).to_have_count(1)
+        expect(page.locator(".msg.bot", has_text="back in the queue")).to_have_count(1)
+        expect(status).to_have_text("Waiting for an engineer")
+        assert errors == []
+    finally:
+        alice.close()
+        carol.close()
+        context.close()

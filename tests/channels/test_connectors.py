@@ -86,10 +86,15 @@ async def test_the_widget_gets_the_engineers_name_with_the_message() -> None:
     reply = "Hi, Alice here.\n\nWhat's up?"
     await output.send_response("conv-1", {"text": reply, "agent": alice, "helpdesk_message_id": 3})
     await output.send_response("conv-1", {"text": "Hello!\n\nHow can I help?"})
+    # The service's notice that the ticket waits in a queue again: the widget shows the customer waiting.
+    queued = {"ticket": "HD-01001", "tier": "l3", "queue_position": 2}
+    notice = "Your ticket HD-01001 has gone to our L3 engineers."
+    await output.send_response("conv-1", {"text": notice, "handoff": queued, "helpdesk_message_id": 4})
     assert sio.sent == [
         ("bot_uttered", {"text": reply, "agent": alice, "helpdesk_message_id": 3}, "conv-1"),
         ("bot_uttered", {"text": "Hello!"}, "conv-1"),
         ("bot_uttered", {"text": "How can I help?"}, "conv-1"),
+        ("bot_uttered", {"text": notice, "handoff": queued, "helpdesk_message_id": 4}, "conv-1"),
     ]
     channel = WebsiteInput.from_credentials({"session_persistence": True})
     assert channel.name() == "socketio"

@@ -122,6 +122,9 @@ async def test_customer_to_l2_to_l3_and_back_to_the_bot(stack: Stack) -> None:
             f"/handoffs/{handoff_id}/escalate", {"tier": "l3", "note": "needs NAC logs"}
         )
         assert escalated.status_code == 200 and escalated.json()["tier"] == "l3"
+        # The customer is told where the ticket went.
+        _, notice = await customer.next_message()
+        assert escalated.json()["number"] in notice and "L3 engineers" in notice, notice
 
         # Carol (L3) sees the whole story.
         await carol.poll("/queues/l3", lambda q: any(h["id"] == handoff_id for h in q["handoffs"]))

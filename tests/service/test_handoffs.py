@@ -123,7 +123,22 @@ def test_escalation_carries_everything_to_l3(
     assert [h["id"] for h in l3_queue["handoffs"]] == [handoff["id"]]
     seen = client.get(base, headers=tokens.auth("l3")).json()
     assert [n["text"] for n in seen["notes"]] == ["cert expired on gateway?", "needs gateway logs"]
-    assert [m["text"] for m in seen["transcript"]][-1] == "Did you restart?"
+    # The customer is told where the ticket went, in the chat (through the outbox) and in the transcript.
+    told = seen["transcript"][-1]
+    assert told["role"] == "bot" and told["author"] == "assistant"
+    assert handoff["number"] in told["text"] and "L3 engineers" in told["text"]
+    assert [m["text"] for m in seen["transcript"]][-2] == "Did you restart?"
+    notice = _outbox(client)[-1].events
+    assert notice == [
+        {
+            "event": "bot",
+            "text": told["text"],
+            "metadata": {
+                "helpdesk_message_id": notice[0]["metadata"]["helpdesk_message_id"],
+                "handoff": {"ticket": handoff["number"], "tier": "l3", "queue_position": 1},
+            },
+        }
+    ]
     assert seen["context"]["intent"] == "request_human"
     kinds = [e["kind"] for e in seen["history"]]
     assert kinds == [
@@ -134,6 +149,43 @@ def test_escalation_carries_everything_to_l3(
         "note.added",
         "handoff.escalated",
     ]
+
+
+def _outbox(client: TestClient) -> list[OutboxItem]:
+    engine = make_engine(client.app.state.settings.sqlalchemy_url)  # type: ignore[attr-defined]
+    with make_session_factory(engine)() as session:
+        items = list(session.scalars(select(OutboxItem).order_by(OutboxItem.id)))
+    engine.dispose()
+    return items
+
+
+def test_a_released_handoff_tells_the_customer_it_waits_again(
+    client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory
+) -> None:
+    ahead = handoff_factory.create("conv-ahead")
+    handoff = handoff_factory.create("conv-rel")
+    base = f"/api/v1/handoffs/{handoff['id']}"
+    assert client.post(f"{base}/claim", headers=tokens.auth("l2")).status_code == 200
+    assert (
+        client.post(f"{base}/messages", json={"text": "Looking"}, headers=tokens.auth("l2")).status_code
+        == 201
+    )
+    released = client.post(f"{base}/release", headers=tokens.auth("l2"))
+    assert released.status_code == 200 and released.json()["status"] == "waiting"
+    told = client.get(base, headers=tokens.auth("l2")).json()["transcript"][-1]
+    assert told["role"] == "bot" and handoff["number"] in told["text"] and "back in the queue" in told["text"]
+    items = [i for i in _outbox(client) if i.conversation_id == "conv-rel"]
+    assert [i.events[0]["text"] for i in items] == ["Looking", told["text"]]
+    # Second in the queue: the other handoff waits ahead of it.
+    assert items[-1].events[0]["metadata"]["handoff"] == {
+        "ticket": handoff["number"],
+        "tier": "l2",
+        "queue_position": 2,
+    }
+    assert ahead["status"] == "waiting"
+    # Refused releases tell nobody anything.
+    assert client.post(f"{base}/release", headers=tokens.auth("l2")).status_code == 409
+    assert len([i for i in _outbox(client) if i.conversation_id == "conv-rel"]) == 2
 
 
 def test_resolve_returns_the_conversation_to_the_bot(

@@ -144,3 +144,27 @@ def test_nobody_reads_another_conversations_replies(
         assert refused.status_code == 422, wrong
         assert "conversation_id" in refused.text
     assert client.get(PATH, params={"conversation_id": _widget_id(), "after": -1}).status_code == 422
+
+
+def test_a_widget_catches_up_on_the_notice_that_its_ticket_waits_again(
+    client: TestClient, tokens: Any, handoff_factory: Any
+) -> None:
+    conversation = _widget_id()
+    handoff = handoff_factory.create(conversation)
+    [reply] = _claim_and_reply(client, tokens, handoff, "Looking into it.")
+    escalated = client.post(
+        f"/api/v1/handoffs/{handoff['id']}/escalate", json={"tier": "l3"}, headers=tokens.auth("l2")
+    )
+    assert escalated.status_code == 200, escalated.text
+    answer = client.get(PATH, params={"conversation_id": conversation}).json()
+    assert answer["open"] is True and len(answer["replies"]) == 2 and answer["replies"][0]["id"] == reply
+    notice = answer["replies"][1]
+    assert notice["agent"] is None and notice["id"] > reply
+    assert notice["handoff"] == {"ticket": handoff["number"], "tier": "l3", "queue_position": None}
+    assert "L3 engineers" in notice["text"]
+    # The transcript's other bot lines (from before the handoff) are not the widget's to catch up on.
+    assert all(r["text"] != "Hello! How can I help?" for r in answer["replies"])
+    assert (
+        client.get(PATH, params={"conversation_id": conversation, "after": notice["id"]}).json()["replies"]
+        == []
+    )

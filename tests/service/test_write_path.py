@@ -159,7 +159,10 @@ def test_a_claim_answers_the_same_history_and_transcript_as_the_detail_view(
         "laptop",
         "a person please",
         "On it",
+        f"Your engineer has put ticket {created['number']} back in the queue: the next of our L2 engineers "
+        "will pick it up, with everything you've told us so far, in this chat.",
     ]
+    assert answer["transcript"][-1]["role"] == "bot" and answer["transcript"][-1]["author"] == "assistant"
     assert [line["at"][:26] for line in answer["transcript"][:3]] == [
         "2026-11-26T10:00:00.500000", "2026-11-26T10:00:00.500000", "2026-11-26T10:00:07.123456"
     ]  # fmt: skip

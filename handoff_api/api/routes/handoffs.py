@@ -170,13 +170,18 @@ def add_note(
     response_model=schemas.HandoffChange,
     responses=links.responses(200, links.FROM_HANDOFF),
 )
-def escalate_handoff(
-    handoff_id: int, body: schemas.EscalateIn, session: SessionDep, agent: CurrentAgent
+async def escalate_handoff(
+    handoff_id: int, body: schemas.EscalateIn, session: SessionDep, agent: CurrentAgent, request: Request
 ) -> schemas.HandoffChange:
-    handoff = handoffs.get(session, handoff_id)
-    check_tier(agent, handoff)
-    handoffs.escalate(session, handoff, agent, body.tier, body.note, body.vendor_name, body.vendor_case)
-    return serializers.change(session, handoff)
+    def work() -> schemas.HandoffChange:
+        handoff = handoffs.get(session, handoff_id)
+        check_tier(agent, handoff)
+        handoffs.escalate(session, handoff, agent, body.tier, body.note, body.vendor_name, body.vendor_case)
+        return serializers.change(session, handoff)
+
+    out = await committed(session, work)
+    _wake_outbox(request)  # the customer is told where their ticket went
+    return out
 
 
 @router.post(
@@ -219,7 +224,14 @@ def transfer_handoff(
     response_model=schemas.HandoffChange,
     responses=links.responses(200, links.FROM_HANDOFF),
 )
-def release_handoff(handoff_id: int, session: SessionDep, agent: CurrentAgent) -> schemas.HandoffChange:
-    handoff = handoffs.get(session, handoff_id)
-    check_tier(agent, handoff)
-    return serializers.change(session, handoffs.release(session, handoff, agent))
+async def release_handoff(
+    handoff_id: int, session: SessionDep, agent: CurrentAgent, request: Request
+) -> schemas.HandoffChange:
+    def work() -> schemas.HandoffChange:
+        handoff = handoffs.get(session, handoff_id)
+        check_tier(agent, handoff)
+        return serializers.change(session, handoffs.release(session, handoff, agent))
+
+    out = await committed(session, work)
+    _wake_outbox(request)  # the customer is told their ticket is back in the queue
+    return out

@@ -3,15 +3,18 @@
 Rasa pushes an engineer's reply only to a widget that is connected at that moment: a customer who closed
 the tab, or whose network dropped, would never see it. On every (re)connection the widget asks here for
 the replies after the last one it has and shows those it lacks (they carry the `helpdesk_message_id` the
-live messages carry). No token: the widget's conversation id, 128 random bits that only that browser
-holds, is the key, as it is for Rasa's socket.io channel. Only widget conversations (channel `socketio`,
-an id of the widget's form) are answered, so that a messenger's guessable sender id reads nothing.
+live messages carry), and with them the help desk's notices that the ticket waits in a queue again
+(escalated, released: no engineer, and the ticket and tier). No token: the widget's conversation id, 128
+random bits that only that browser holds, is the key, as it is for Rasa's socket.io channel. Only widget
+conversations (channel `socketio`, an id of the widget's form) are answered, so that a messenger's
+guessable sender id reads nothing.
 `open` says whether an engineer still has the conversation, and `handed_back` how the last handoff ended
 when it ended with a hand-back to the bot, for a widget that missed it (it shows the line then, and the
 bot's rating question while no rating of that handoff is stored); `more`, that replies follow the last one
 of this answer (at most 50 come at once).
 """
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -25,10 +28,11 @@ from handoff_api.schemas import (
     WidgetEngineer,
     WidgetHandBack,
     WidgetQuestion,
+    WidgetQueued,
     WidgetReplies,
     WidgetReply,
 )
-from handoff_api.services.handoffs import RETURN_TO_BOT_TEXT
+from handoff_api.services.handoffs import NOTICE_KEY_PREFIX, RETURN_TO_BOT_TEXT
 
 router = APIRouter(prefix="/api/v1/widget", tags=["widget"])
 
@@ -55,13 +59,22 @@ def missed_replies(
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cache-Control"] = "no-store"
     rows = session.execute(
-        select(Message.id, Message.text, Message.at, Message.author_name, User.role)
+        select(
+            Message.id,
+            Message.text,
+            Message.at,
+            Message.author_name,
+            Message.role,
+            User.role,
+            Handoff.id,
+            Handoff.tier,
+        )
         .join(Handoff, Handoff.id == Message.handoff_id)
         .outerjoin(User, User.id == Message.author_id)
         .where(
             Handoff.conversation_id == conversation_id,
             Handoff.channel == "socketio",
-            Message.role == "agent",
+            (Message.role == "agent") | Message.source_key.startswith(NOTICE_KEY_PREFIX, autoescape=True),
             Message.id > after,
         )
         .order_by(Message.id)
@@ -87,13 +100,23 @@ def missed_replies(
         open=is_open,
         handed_back=handed_back,
         more=len(rows) > REPLIES_PER_ANSWER,
-        replies=[
-            WidgetReply(
-                id=row.id,
-                text=row.text,
-                at=row.at,
-                agent=WidgetEngineer(name=row.author_name or "Engineer", tier=row.role or ""),
-            )
-            for row in rows[:REPLIES_PER_ANSWER]
-        ],
+        replies=[_reply(*row) for row in rows[:REPLIES_PER_ANSWER]],
     )
+
+
+def _reply(
+    message_id: int,
+    text: str,
+    at: datetime,
+    author_name: str | None,
+    said_by: str,
+    agent_role: str | None,
+    handoff_id: int,
+    tier: str,
+) -> WidgetReply:
+    if said_by == "agent":
+        engineer = WidgetEngineer(name=author_name or "Engineer", tier=agent_role or "")
+        return WidgetReply(id=message_id, text=text, at=at, agent=engineer)
+    # The help desk's notice that the ticket waits in a queue again: where, not at which place any more.
+    queued = WidgetQueued(ticket=ticket_number(handoff_id), tier=tier, queue_position=None)
+    return WidgetReply(id=message_id, text=text, at=at, agent=None, handoff=queued)

@@ -108,8 +108,9 @@ export function mount(config) {
     else if (state.engineer) ui.status.textContent = `With ${state.engineer.name} (${TIER_LABEL[state.engineer.tier] || "engineer"})`;
     else if (state.waiting) ui.status.textContent = "Waiting for an engineer";
     else ui.status.textContent = "Virtual assistant";
+    const place = Number.isFinite(state.waiting?.position) ? ` You are number ${state.waiting.position} in the queue.` : "";
     const banner = state.waiting && !state.engineer
-      ? `Ticket ${state.waiting.ticket}: an engineer will join you. You are number ${state.waiting.position} in the queue.`
+      ? `Ticket ${state.waiting.ticket}: an engineer will join you.${place}`
       : "";
     ui.banner.textContent = banner;
     ui.banner.hidden = !banner;
@@ -177,30 +178,35 @@ export function mount(config) {
       .map((b) => ({ title: b.title, payload: typeof b.payload === "string" ? b.payload : b.title }));
     const src = data.attachment?.type === "image" ? String(data.attachment.payload?.src || "") : "";
     const image = /^https?:\/\//.test(src) ? src : undefined;
+    // What the help desk sent (an engineer's reply, its notice that the ticket waits again) carries its id.
+    const replyId = Number.isSafeInteger(data.helpdesk_message_id) ? data.helpdesk_message_id : undefined;
+    if (shown(replyId, text)) return;
+    if (replyId !== undefined && replyId > (store.state.lastReplyId || 0)) store.update({ lastReplyId: replyId });
     if (data.agent && typeof data.agent === "object") {
-      const replyId = Number.isSafeInteger(data.helpdesk_message_id) ? data.helpdesk_message_id : undefined;
-      if (shown(replyId, text)) return;
       const agent = { name: String(data.agent.name || "Engineer"), tier: String(data.agent.tier || "") };
       store.update({ engineer: agent, waiting: null });
-      if (replyId !== undefined && replyId > (store.state.lastReplyId || 0)) store.update({ lastReplyId: replyId });
       add({ role: "agent", text, agent, replyId });
     } else if (text || buttons.length || image) {
       const match = QUEUE.exec(text);
       const queued = data.handoff || (match && { ticket: match[1], queue_position: Number(match[2]) });
-      if (queued) store.update({ waiting: { ticket: String(queued.ticket), position: Number(queued.queue_position) } });
+      // Queued (again): nobody holds the ticket now, whoever did before (an escalation, a release).
+      if (queued) {
+        const position = queued.queue_position == null ? undefined : Number(queued.queue_position);
+        store.update({ engineer: null, waiting: { ticket: String(queued.ticket), position } });
+      }
       if (RETURNED.test(text)) store.update({ engineer: null, waiting: null });
-      add({ role: "bot", text, buttons, image });
+      add({ role: "bot", text, buttons, image, replyId });
     }
     if (ui.panel.hidden) setUnread(unread + 1);
     showStatus();
   }
 
-  // An engineer's reply already on screen: the same id, or the same text on a line kept before replies
-  // carried ids. A reply without an id is always new (an engineer may well write "ok" twice).
+  // A line of the help desk already on screen: the same id, or the same text on an engineer's line kept
+  // before replies carried ids. One without an id is always new (an engineer may well write "ok" twice).
   function shown(replyId, text) {
     if (replyId === undefined) return false;
-    return store.state.messages.some((m) => m.role === "agent"
-      && (m.replyId === replyId || m.replyId === undefined && m.text === text));
+    return store.state.messages.some((m) => m.replyId === replyId
+      || m.role === "agent" && m.replyId === undefined && m.text === text);
   }
 
   // Rasa pushes an engineer's reply only to a connected widget: after a reload, a closed tab or a network
@@ -222,7 +228,7 @@ export function mount(config) {
         answer = await response.json();
         const replies = Array.isArray(answer.replies) ? answer.replies : [];
         for (const reply of replies) {
-          received({ text: String(reply.text), agent: reply.agent, helpdesk_message_id: reply.id });
+          received({ text: String(reply.text), agent: reply.agent, handoff: reply.handoff, helpdesk_message_id: reply.id });
           after = Math.max(after, Number(reply.id) || 0);
         }
         if (!answer.more || !replies.length) break;
