@@ -111,13 +111,18 @@ test-load: install train
 test-channels: install train
 	$(VENV_BOT)/bin/python -m pytest tests/channels
 
+# A Debian package, as root or through sudo.
+define apt_install
+	SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1)
+endef
+
 # Browser tests drive Debian's chromium through Playwright, which never downloads a browser of its own.
 CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	@echo "installing Debian's chromium (browser tests)"
-	SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
-	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+	$(call apt_install,chromium)
 
 test-browser: install train $(CHROMIUM)
 	$(VENV)/bin/python -m pytest tests/browser
@@ -150,9 +155,7 @@ endif
 WRK := /usr/bin/wrk
 $(WRK):
 	@echo "installing Debian's wrk (service throughput bench)"
-	SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
-	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+	$(call apt_install,wrk)
 
 bench: install train $(WRK)
 	@mkdir -p $(BENCH_RESULTS)

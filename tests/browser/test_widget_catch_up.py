@@ -6,7 +6,7 @@ import re
 import time
 
 import httpx
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.stack import Stack
 from tests.e2e.test_faults import service_rows
@@ -18,24 +18,33 @@ UNSENT = "SELECT id FROM outbox WHERE status != 'sent'"
 RATED = "SELECT rating FROM ratings WHERE handoff_id = ?"
 
 
+def _agent(stack: Stack, name: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"{stack.helpdesk_url}/api/v1",
+        headers={"Authorization": f"Bearer {stack.tokens[name]}"},
+        timeout=10,
+    )
+
+
+def _handed_off(stack: Stack, context: BrowserContext, agent: httpx.Client) -> tuple[Page, list[str], int]:
+    """A customer's chat that asked for a person, and the handoff the agent has claimed."""
+    page = context.new_page()
+    errors = script_errors(page)
+    widget = Widget(page, stack).open()
+    widget.say("I want to talk to a human")
+    expect(widget.reply()).to_contain_text("in the queue")
+    handoff_id = int(agent.get(f"/conversations/{widget.session_id()}/handoff").json()["id"])
+    assert agent.post(f"/handoffs/{handoff_id}/claim").status_code == 200
+    return page, errors, handoff_id
+
+
 def test_replies_written_while_the_chat_was_closed_are_shown_on_return(
     stack: Stack, browser: Browser
 ) -> None:
     context = browser.new_context(viewport={"width": 1100, "height": 780})
-    alice = httpx.Client(
-        base_url=f"{stack.helpdesk_url}/api/v1",
-        headers={"Authorization": f"Bearer {stack.tokens['alice']}"},
-        timeout=10,
-    )
+    alice = _agent(stack, "alice")
     try:
-        page = context.new_page()
-        errors = script_errors(page)
-        widget = Widget(page, stack).open()
-        widget.say("I want to talk to a human")
-        expect(widget.reply()).to_contain_text("in the queue")
-        conversation = widget.session_id()
-        handoff_id = alice.get(f"/conversations/{conversation}/handoff").json()["id"]
-        assert alice.post(f"/handoffs/{handoff_id}/claim").status_code == 200
+        page, errors, handoff_id = _handed_off(stack, context, alice)
         page.close()
 
         # The customer is gone: Rasa has no one to push these to.
@@ -44,7 +53,7 @@ def test_replies_written_while_the_chat_was_closed_are_shown_on_return(
 
         page = context.new_page()
         errors += script_errors(page)
-        widget = Widget(page, stack).open()
+        Widget(page, stack).open()
         agent_lines = page.locator(".msg.agent")
         expect(agent_lines).to_have_count(2)
         expect(agent_lines.nth(0)).to_contain_text("I reset your VPN profile.")
@@ -128,19 +137,9 @@ def test_an_escalation_or_release_shows_the_customer_waiting_again_live_or_on_re
     stack: Stack, browser: Browser
 ) -> None:
     context = browser.new_context(viewport={"width": 1100, "height": 780})
-    api = f"{stack.helpdesk_url}/api/v1"
-    alice, carol = (
-        httpx.Client(base_url=api, headers={"Authorization": f"Bearer {stack.tokens[name]}"}, timeout=10)
-        for name in ("alice", "carol")
-    )
+    alice, carol = _agent(stack, "alice"), _agent(stack, "carol")
     try:
-        page = context.new_page()
-        errors = script_errors(page)
-        widget = Widget(page, stack).open()
-        widget.say("I want to talk to a human")
-        expect(widget.reply()).to_contain_text("in the queue")
-        handoff_id = alice.get(f"/conversations/{widget.session_id()}/handoff").json()["id"]
-        assert alice.post(f"/handoffs/{handoff_id}/claim").status_code == 200
+        page, errors, handoff_id = _handed_off(stack, context, alice)
         assert alice.post(f"/handoffs/{handoff_id}/messages", json={"text": "Alice here."}).status_code == 201
         status = page.locator("#hd-status")
         expect(status).to_have_text("With alice (L2 engineer)")
