@@ -115,6 +115,16 @@ class Message(Base):
     source_key: Mapped[str | None] = mapped_column(String(100))
 
 
+# The `source_key` of a line the help desk itself told the customer: its ticket waits in a queue again
+# (services/handoffs.py, `_tell_waiting`).
+NOTICE_KEY_PREFIX = "notice:"
+# The lines the desk sent the customer after the handoff: the engineers' replies and the desk's notices
+# (what a widget catches up on and a follow-up mail carries).
+SENT_BY_THE_DESK = (Message.role == "agent") | Message.source_key.startswith(
+    NOTICE_KEY_PREFIX, autoescape=True
+)
+
+
 class Note(Base):
     """Private to agents; never reaches the customer."""
 

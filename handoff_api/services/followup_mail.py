@@ -1,4 +1,5 @@
-"""Mails the engineers' replies to the customers who asked for e-mail follow-up on a ticket.
+"""Mails the engineers' replies (and the desk's notices that the ticket waits in a queue again: escalated,
+released) to the customers who asked for e-mail follow-up on a ticket.
 
 A customer who leaves their address (`POST /api/v1/tickets/{number}/follow-up`, asked by the bot when no
 engineer is online) was promised the answer in the chat and by e-mail. One mail per follow-up gathers the
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handoff_api.identity.mail import Mailer, MailUnavailable
 from handoff_api.identity.models import FollowUp
-from handoff_api.models import Handoff, Message, utcnow
+from handoff_api.models import SENT_BY_THE_DESK, Handoff, Message, utcnow
 from handoff_api.services import events
 
 log = structlog.get_logger(__name__)
@@ -26,6 +27,7 @@ FOLLOWUPS_PER_PASS = 100
 REPLIES_PER_MAIL = 50
 RETRY_FIRST_SECONDS = 30.0
 RETRY_MAX_SECONDS = 3600.0
+DESK = "IT help desk"  # the author of the desk's own notices
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def _due(session: Session, now: datetime, quiet_seconds: float) -> list[int]:
                 Message,
                 (Message.handoff_id == FollowUp.handoff_id)
                 & (Message.id > FollowUp.mailed_through)
-                & (Message.role == "agent"),
+                & SENT_BY_THE_DESK,
             )
             .where(or_(FollowUp.mail_retry_at.is_(None), FollowUp.mail_retry_at <= now))
             .group_by(FollowUp.id)
@@ -68,21 +70,25 @@ def _due(session: Session, now: datetime, quiet_seconds: float) -> list[int]:
 
 def _replies(session: Session, followup: FollowUp) -> list[Reply]:
     rows = session.execute(
-        select(Message.id, Message.author_name, Message.at, Message.text)
+        select(Message.id, Message.role, Message.author_name, Message.at, Message.text)
         .where(
             Message.handoff_id == followup.handoff_id,
             Message.id > followup.mailed_through,
-            Message.role == "agent",
+            SENT_BY_THE_DESK,
         )
         .order_by(Message.id)
         .limit(REPLIES_PER_MAIL)
     )
-    return [Reply(row.id, row.author_name or "An engineer", row.at, row.text) for row in rows]
+    return [
+        Reply(row.id, (row.author_name or "An engineer") if row.role == "agent" else DESK, row.at, row.text)
+        for row in rows
+    ]
 
 
 def compose(number: str, replies: list[Reply]) -> tuple[str, str]:
     """The subject and plain-text body of one follow-up mail."""
-    lines = ["Hello,", "", f"an engineer answered your IT help desk request {number}:", ""]
+    news = "an engineer answered" if any(reply.author != DESK for reply in replies) else "there is news on"
+    lines = ["Hello,", "", f"{news} your IT help desk request {number}:", ""]
     for reply in replies:
         lines.append(f"{reply.author}, {reply.at:%Y-%m-%d %H:%M} UTC:")
         lines += [f"  {line}" for line in reply.text.splitlines() or [""]]

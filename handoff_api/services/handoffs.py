@@ -17,6 +17,7 @@ from handoff_api.errors import Conflict, Invalid, NotFound
 from handoff_api.models import (
     HANDOFFS,
     MESSAGES,
+    NOTICE_KEY_PREFIX,
     OPEN_INDEX_WHERE,
     OPEN_STATUSES,
     OUTBOX,
@@ -39,7 +40,6 @@ RETURN_TO_BOT_TEXT = (
 )
 # What the customer is told when their handoff goes back to a queue (services: `_tell_waiting`).
 TEAM_NAMES = {"l2": "L2 engineers", "l3": "L3 engineers (our specialists)", "l4": "vendor liaison"}
-NOTICE_KEY_PREFIX = "notice:"
 
 
 def get(session: Session, handoff_id: int) -> Handoff:

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from handoff_api.api.deps import SessionDep
 from handoff_api.identity.models import Rating
-from handoff_api.models import OPEN_STATUSES, Handoff, Message, User, ticket_number
+from handoff_api.models import OPEN_STATUSES, SENT_BY_THE_DESK, Handoff, Message, User, ticket_number
 from handoff_api.schemas import (
     WidgetChoice,
     WidgetEngineer,
@@ -32,7 +32,7 @@ from handoff_api.schemas import (
     WidgetReplies,
     WidgetReply,
 )
-from handoff_api.services.handoffs import NOTICE_KEY_PREFIX, RETURN_TO_BOT_TEXT
+from handoff_api.services.handoffs import RETURN_TO_BOT_TEXT
 
 router = APIRouter(prefix="/api/v1/widget", tags=["widget"])
 
@@ -74,7 +74,7 @@ def missed_replies(
         .where(
             Handoff.conversation_id == conversation_id,
             Handoff.channel == "socketio",
-            (Message.role == "agent") | Message.source_key.startswith(NOTICE_KEY_PREFIX, autoescape=True),
+            SENT_BY_THE_DESK,
             Message.id > after,
         )
         .order_by(Message.id)

@@ -81,6 +81,23 @@ def test_replies_after_the_request_are_mailed_together_once(
     assert "archived" not in newest["body"]
 
 
+def test_a_customer_following_by_mail_hears_where_the_ticket_went(
+    demo: TestClient, tokens: Any, handoff_factory: Any, mailbox: Mailbox
+) -> None:
+    handoff = _claimed(demo, tokens, handoff_factory, "conv-mail-escalated")
+    _follow_up(demo, tokens, handoff)
+    escalated = demo.post(
+        f"/api/v1/handoffs/{handoff['id']}/escalate", json={"tier": "l3"}, headers=tokens.auth("l2")
+    )
+    assert escalated.status_code == 200, escalated.text
+    assert mail_due(demo.app.state.sessions, DevMailbox(), quiet_seconds=0) == 1
+    [mail] = _replies_mailed(mailbox)
+    body = mail["body"]
+    assert f"there is news on your IT help desk request {handoff['number']}:" in body
+    assert "IT help desk, " in body and "has gone to our L3 engineers" in body
+    assert "an engineer answered" not in body
+
+
 def test_a_burst_of_replies_waits_for_the_quiet_period(
     demo: TestClient, tokens: Any, handoff_factory: Any, mailbox: Mailbox
 ) -> None:
