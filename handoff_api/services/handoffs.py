@@ -39,7 +39,7 @@ RETURN_TO_BOT_TEXT = (
     "The engineer has handed you back to the virtual assistant. Is there anything else I can help with?"
 )
 # What the customer is told when their handoff goes back to a queue (services: `_tell_waiting`).
-TEAM_NAMES = {"l2": "L2 engineers", "l3": "L3 engineers (our specialists)", "l4": "vendor liaison"}
+TEAM_NAMES = {"l2": "L2 engineers", "l3": "L3 engineers (our specialists)", "l4": "vendor liaisons"}
 
 
 def get(session: Session, handoff_id: int) -> Handoff:

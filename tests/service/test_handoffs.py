@@ -159,6 +159,25 @@ def _outbox(client: TestClient) -> list[OutboxItem]:
     return items
 
 
+def test_an_escalation_to_the_vendor_names_the_vendor_to_the_customer(
+    client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory
+) -> None:
+    handoff = handoff_factory.create("conv-vendor")
+    base = f"/api/v1/handoffs/{handoff['id']}"
+    assert client.post(f"{base}/claim", headers=tokens.auth("l2")).status_code == 200
+    up = client.post(
+        f"{base}/escalate",
+        json={"tier": "l4", "vendor_name": "Contoso", "vendor_case": "C-1"},
+        headers=tokens.auth("l2"),
+    )
+    assert up.status_code == 200, up.text
+    [told] = [i.events[0] for i in _outbox(client) if i.conversation_id == "conv-vendor"]
+    assert told["text"].startswith(
+        f"Your ticket {handoff['number']} has gone to our vendor liaisons (Contoso)."
+    )
+    assert told["metadata"]["handoff"]["tier"] == "l4"
+
+
 def test_a_released_handoff_tells_the_customer_it_waits_again(
     client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory
 ) -> None:
