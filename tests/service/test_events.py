@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from handoff_api.core.config import Settings
 from handoff_api.main import create_app
+from handoff_api.services.feed_signal import feed_signal
 from knowledge_base.embeddings import MiniLMEmbedder
 
 from .conftest import HandoffFactory, ThreadedServer, Tokens
@@ -44,6 +46,15 @@ def _read_events(
     return seen
 
 
+def _wait_for_streams(count: int) -> None:
+    """Until `count` streams have taken their starting point and wait for events (a fixed sleep raced a
+    loaded machine: a stream that opened after the first event started after it)."""
+    deadline = time.monotonic() + 10
+    while feed_signal.subscribers < count:
+        assert time.monotonic() < deadline, f"{feed_signal.subscribers} of {count} event streams opened"
+        time.sleep(0.01)
+
+
 def _create(live: ThreadedServer, tokens: Tokens, handoff_factory: HandoffFactory, conversation: str) -> Any:
     with httpx.Client(base_url=live.url, timeout=10) as http:
         bot = {"Authorization": f"Bearer {tokens.bot}"}
@@ -62,9 +73,7 @@ def test_agents_see_their_queues_live_and_resume(
     )
     l3_reader.start()
     l2_reader.start()
-    import time
-
-    time.sleep(0.8)  # both streams are open before anything happens
+    _wait_for_streams(2)
     with httpx.Client(base_url=live.url, timeout=10) as http:
         bot = {"Authorization": f"Bearer {tokens.bot}"}
         created = http.post("/api/v1/handoffs", json=handoff_factory.body("conv-sse"), headers=bot).json()
@@ -100,13 +109,7 @@ def test_a_commit_in_the_same_worker_wakes_the_stream_at_once(
     results: dict[str, list[dict[str, Any]]] = {}
     reader = threading.Thread(target=lambda: results.setdefault("l2", _read_events(live.url, tokens.l2, 1)))
     reader.start()
-    import time
-
-    from handoff_api.services.feed_signal import feed_signal
-
-    deadline = time.monotonic() + 10
-    while feed_signal.subscribers == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_for_streams(1)
     time.sleep(0.3)  # the stream's first read of the (empty) log is done; it now waits
     created = _create(live, tokens, handoff_factory, "conv-wake")
     reader.join(timeout=15)
@@ -127,10 +130,7 @@ def test_an_idle_stream_reads_on_a_timer_often_only_while_commits_may_go_unheard
 ) -> None:
     """With PostgreSQL's notifications heard (change_signals) an idle stream reads every 2 s, not 10 times
     a second; either way a commit wakes it at once."""
-    import time
-
     from handoff_api.api.routes import events
-    from handoff_api.services.feed_signal import feed_signal
 
     reads: list[float] = []
 
