@@ -10,7 +10,8 @@ missed from the service by that id). The service's notice that a ticket waits in
 messages, buttons and every other channel are unchanged.
 
 It also installs the action fallback (connectors.action_fallback) in the Rasa process: when the action
-server is down, the customer is told and handed to an engineer instead of getting no answer.
+server is down, the customer is told and handed to an engineer instead of getting no answer; and the
+action server's answers are checked by a validator built once (connectors.action_results).
 """
 
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
+from connectors import action_results
 from connectors.action_fallback import Installer
 from connectors.guard import guard_socketio
 from connectors.shared_rooms import share_rooms_through_redis
@@ -58,6 +60,7 @@ class WebsiteInput(SocketIOInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         # The action fallback (connectors.action_fallback): never silence when the action server is down.
         installer = Installer()
+        action_results.install()
         blueprint = super().blueprint(installer.guard(on_new_message))
         installer.listen_on(blueprint)
         if self.sio is not None:

@@ -28,7 +28,7 @@ ENDPOINTS = """\
 action_endpoint:
   url: http://127.0.0.1:{actions_port}/webhook
 tracker_store:
-  type: SQL
+  type: connectors.sql_stores.SQLTrackerStore
   dialect: postgresql
   url: 127.0.0.1
   port: 5432
