@@ -51,13 +51,18 @@ def _pooled_sqlite(engine: sa.engine.Engine) -> sa.engine.Engine | None:
     return sa.create_engine(engine.url, poolclass=QueuePool, connect_args={"check_same_thread": False})
 
 
+def _pool_sqlite(store: Any) -> None:
+    """Swaps the engine (and the sessions made on it) of Rasa's store or broker for `_pooled_sqlite`'s."""
+    pooled = _pooled_sqlite(store.engine)
+    if pooled is not None:
+        store.engine = pooled
+        store.sessionmaker = sessionmaker(bind=pooled)
+
+
 class SQLEventBroker(rasa_sql_broker.SQLEventBroker):  # type: ignore[misc]  # Rasa ships no types
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        pooled = _pooled_sqlite(self.engine)
-        if pooled is not None:
-            self.engine = pooled
-            self.sessionmaker = sessionmaker(bind=pooled)
+        _pool_sqlite(self)
 
     def publish(self, event: dict[str, Any]) -> None:
         self.publish_many([event])
@@ -75,10 +80,7 @@ class SQLEventBroker(rasa_sql_broker.SQLEventBroker):  # type: ignore[misc]  # R
 class SQLTrackerStore(rasa_tracker_store.SQLTrackerStore):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        pooled = _pooled_sqlite(self.engine)
-        if pooled is not None:
-            self.engine = pooled
-            self.sessionmaker = sessionmaker(bind=pooled)
+        _pool_sqlite(self)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Rasa's save (the broker first, then the store), the new events found once."""
