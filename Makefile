@@ -36,18 +36,23 @@ help:
 	@echo "make test   install what is missing and run every test suite"
 	@echo "make bench  run the benchmarks and write bench/results/ (REPORT.md, plots); BENCH_QUICK=1: a quick check"
 
-$(VENV)/.installed: pyproject.toml requirements/service.txt
+# The rules for customer text (libs/helpdesk-text, standard library only) go into both environments.
+TEXT_LIB := libs/helpdesk-text
+
+$(VENV)/.installed: pyproject.toml requirements/service.txt $(TEXT_LIB)/pyproject.toml
 	@test -n "$(PY311)" || { echo "Python 3.11 is needed for the service: install it (e.g. 'pyenv install 3.11') and retry"; exit 1; }
 	test -x $(VENV)/bin/python || $(PY311) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e $(TEXT_LIB)
 	$(VENV)/bin/pip install -q -c requirements/service.txt -e '.[test,bench]'
 	touch $@
 
-$(VENV_BOT)/.installed: requirements/bot.txt
+$(VENV_BOT)/.installed: requirements/bot.txt $(TEXT_LIB)/pyproject.toml
 	@test -n "$(PY310)" || { echo "Python 3.10 is needed for Rasa 3.6 (it does not install on 3.11): install it, e.g. 'pyenv install 3.10' or 'apt-get install python3.10', then retry"; exit 1; }
 	test -x $(VENV_BOT)/bin/python || $(PY310) -m venv $(VENV_BOT)
 	$(VENV_BOT)/bin/pip install -q --upgrade pip 'setuptools<70' wheel
 	$(VENV_BOT)/bin/pip install -q -r requirements/bot.txt
+	$(VENV_BOT)/bin/pip install -q -e $(TEXT_LIB)
 	touch $@
 
 install: $(VENV)/.installed $(VENV_BOT)/.installed
@@ -82,9 +87,18 @@ run: install train
 	@$(VENV)/bin/helpdesk demo info --env-file $(DEMO_ENV)
 	$(VENV)/bin/honcho -f Procfile -e $(DEMO_ENV) start
 
-lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check handoff_api knowledge_base tests bot/actions bot/connectors bench
-	$(VENV)/bin/mypy handoff_api
+# Format, lint, types (the service on 3.11; the bot and the text rules on 3.10, Rasa's), the import rules
+# (pyproject.toml, bot/importlinter.ini) and no tracker issue numbers in comments.
+LINTED := handoff_api knowledge_base tests bench bot libs scripts
+lint: install
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/mypy handoff_api knowledge_base
+	$(VENV)/bin/mypy --python-version 3.10 $(TEXT_LIB)/helpdesk_text
+	cd bot && $(CURDIR)/$(VENV)/bin/mypy --config-file ../pyproject.toml --python-executable $(CURDIR)/$(VENV_BOT)/bin/python --python-version 3.10 --explicit-package-bases actions connectors
+	$(VENV)/bin/lint-imports
+	cd bot && $(CURDIR)/$(VENV)/bin/lint-imports --config importlinter.ini
+	$(VENV)/bin/python scripts/check_comments.py
 
 test-service: $(VENV)/.installed system-deps
 	$(VENV)/bin/python -m pytest tests/service
@@ -136,7 +150,7 @@ test-deploy: $(VENV)/.installed system-deps
 
 test: lint test-service test-kb test-deploy test-actions test-bot test-e2e test-channels test-browser test-load
 
-# Every benchmark, then bench/report.py: bench/results/*.json, REPORT.md, README_TABLE.md and *.png.
+# Every benchmark, then the report (bench/report/): bench/results/*.json, REPORT.md, README_TABLE.md and *.png.
 # `make bench BENCH_QUICK=1` runs small sizes into $(HELPDESK_DATA_DIR)/bench/results-quick instead,
 # to check that everything runs without touching the committed figures.
 ifneq ($(strip $(BENCH_QUICK)),)
@@ -167,7 +181,7 @@ bench: install train $(WRK)
 		--turns $(PACED_TURNS) --out $(BENCH_RESULTS)/bot_latency_paced.json
 	$(VENV)/bin/python bench/handoff_latency.py $(BENCH_FLAGS) --out $(BENCH_RESULTS)/handoff_latency.json
 	$(VENV)/bin/python bench/scale_out.py $(BENCH_FLAGS) --out $(BENCH_RESULTS)/scale_out.json
-	$(VENV)/bin/python bench/report.py --results $(BENCH_RESULTS)
+	$(VENV)/bin/python -m bench.report --results $(BENCH_RESULTS)
 
 # Re-pin both environments from what is installed now.
 lock:

@@ -66,7 +66,7 @@ from bench.common import (  # noqa: E402
     wait_kb,
     write_json,
 )
-from tests.e2e.stack import trained_model  # noqa: E402
+from tests.harness.stack import trained_model  # noqa: E402
 
 TARGET_MS = 150
 TARGET_CONCURRENCY = 10

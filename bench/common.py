@@ -1,7 +1,7 @@
 """What the benchmarks share: the machine's description, percentiles, process memory, the stock bot.
 
 Every bench writes one JSON file with `date`, `machine` (CPU model, cores, a Python speed reference, RAM,
-load averages at the start and the end of the run) and its raw numbers; `bench/report.py` turns them into
+load averages at the start and the end of the run) and its raw numbers; `bench/report/` turns them into
 REPORT.md and the plots. Quick mode (`--quick` or BENCH_QUICK=1) runs small sizes and, unless an output is
 named, writes under $HELPDESK_DATA_DIR/bench/results-quick/ so that it never overwrites the committed figures.
 """
@@ -27,7 +27,7 @@ BENCH_DIR = ROOT / "bench"
 STOCK_BOT_DIR = BENCH_DIR / "stock_bot"
 RESULTS_DIR = BENCH_DIR / "results"
 
-from tests.e2e.stack import RASA, Process, Stack, base_env, free_port, wait_until_ready  # noqa: E402
+from tests.harness.stack import RASA, Process, Stack, base_env, free_port, wait_until_ready  # noqa: E402
 
 
 def data_dir() -> Path:

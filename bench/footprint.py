@@ -44,7 +44,7 @@ from bench.common import (  # noqa: E402
     wait_kb,
     write_json,
 )
-from tests.e2e.stack import BOT_DIR, trained_model  # noqa: E402
+from tests.harness.stack import BOT_DIR, trained_model  # noqa: E402
 
 IDLE_SETTLE_SECONDS = 2.0
 

@@ -72,9 +72,9 @@ from bench.common import (  # noqa: E402
     write_json,
 )
 from handoff_api.api.routes.events import POLL_SECONDS  # noqa: E402
-from tests.e2e.cluster import Cluster  # noqa: E402
-from tests.e2e.customer import Customer  # noqa: E402
-from tests.e2e.stack import Process, trained_model  # noqa: E402
+from tests.harness.cluster import Cluster  # noqa: E402
+from tests.harness.customer import Customer  # noqa: E402
+from tests.harness.stack import Process, trained_model  # noqa: E402
 
 TARGET_MS = 300
 PATHS = {

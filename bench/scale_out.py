@@ -62,8 +62,8 @@ from bench.service_throughput import (  # noqa: E402
     prepare,
     reply_jobs,
 )
-from tests.e2e.cluster import Cluster  # noqa: E402
-from tests.e2e.stack import trained_model  # noqa: E402
+from tests.harness.cluster import Cluster  # noqa: E402
+from tests.harness.stack import trained_model  # noqa: E402
 
 BOT_FLOWS = ("baseline", "kb")
 

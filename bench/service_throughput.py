@@ -92,7 +92,7 @@ from bench.common import python_reference_ms  # noqa: E402
 from handoff_api.core.db import make_engine, make_session_factory, transaction  # noqa: E402
 from handoff_api.core.migrate import upgrade  # noqa: E402
 from handoff_api.models import User  # noqa: E402
-from handoff_api.services import users  # noqa: E402
+from handoff_api.users import service as users  # noqa: E402
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "HELPDESK_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -305,7 +305,7 @@ def serve_command(port: int, workers: int, backend: str) -> list[str]:
         command += ["--no-access-log", "--proxy-headers"]
     elif backend == STACK_FLOOR:
         serve = (
-            f"import sys; sys.path.insert(0, {str(ROOT)!r}); from handoff_api.core.serving import serve; "
+            f"import sys; sys.path.insert(0, {str(ROOT)!r}); from handoff_api.cli.serving import serve; "
             f"serve('bench.stack_floor:app', host='127.0.0.1', port={port}, workers={workers}, "
             "access_log=False, log_level='warning')"
         )

@@ -7,4 +7,8 @@ USER root
 # - python-socketio 5.9.0: from 5.10 on, Rasa's socket.io channel with session persistence never
 #   joins the session's room, and no bot or engineer message reaches the widget.
 RUN pip install --no-cache-dir "jsonschema==3.2.0" "python-socketio==5.9.0" "python-engineio==4.15.1"
+# The action fallback runs the bot's handoff code inside Rasa, which masks secrets with the rules for
+# customer text the service shares (standard library only).
+COPY libs/helpdesk-text /tmp/helpdesk-text
+RUN pip install --no-cache-dir /tmp/helpdesk-text && rm -rf /tmp/helpdesk-text
 USER 1001

@@ -13,6 +13,12 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from handoff_api.api import errors as ops_errors
+from handoff_api.api.middleware.body_size import BodySizeLimit
+from handoff_api.api.middleware.rate_limit import RateLimitMiddleware
+from handoff_api.api.middleware.request_id import RequestIdMiddleware
+from handoff_api.api.middleware.write_gate import WriteGate
+from handoff_api.api.openapi import document_domain_errors
 from handoff_api.api.routes import (
     agents,
     article_page,
@@ -30,21 +36,15 @@ from handoff_api.api.routes import (
     tickets,
     widget,
 )
-from handoff_api.background import BackgroundLoops
 from handoff_api.core import logging as helpdesk_logging
 from handoff_api.core.config import Settings, get_settings
 from handoff_api.core.db import make_engine, make_session_factory
-from handoff_api.core.limits import BodySizeLimit
-from handoff_api.core.token_cache import TokenCache
-from handoff_api.core.write_gate import WriteGate
-from handoff_api.errors import HelpdeskError, Unavailable
-from handoff_api.ops import errors as ops_errors
+from handoff_api.core.errors import HelpdeskError, Unavailable
+from handoff_api.kb.index import STARTER_CORPUS, KnowledgeIndex
 from handoff_api.ops.metrics import make_registry
-from handoff_api.ops.openapi import document_domain_errors
-from handoff_api.ops.ratelimit import RateLimitMiddleware
-from handoff_api.ops.request_id import RequestIdMiddleware
-from handoff_api.services.change_publisher import ChangePublisher
-from handoff_api.services.kb_index import STARTER_CORPUS, KnowledgeIndex
+from handoff_api.signals.publisher import ChangePublisher
+from handoff_api.users.token_cache import TokenCache
+from handoff_api.workers.loops import BackgroundLoops
 from knowledge_base.embeddings import Embedder, MiniLMEmbedder
 
 
@@ -112,7 +112,7 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
-            # FastAPI's answer to a body that is not even text (invalid UTF-8): bad input, said so (issue 8).
+            # FastAPI's answer to a body that is not even text (invalid UTF-8): bad input, said so.
             problem = {"loc": ["body"], "msg": "the body is not JSON in UTF-8", "type": "json_invalid"}
             return JSONResponse({"detail": [problem]}, status_code=422)
         return await http_exception_handler(request, exc)
@@ -132,13 +132,13 @@ def create_app(
         kb.router,
         pages.router,
         article_page.router,
-        # Issue 4: identity self-service, ratings, ticket status, the dev mailbox (demo mode only).
+        # Identity self-service, ratings, ticket status, the dev mailbox (demo mode only).
         identity.router,
         ratings.router,
         tickets.router,
         dev_mailbox.router,
         dev_mailbox.page_router,
-        # Issue 5 operations: daily report, audit log (handoff_api/ops).
+        # Operations: daily report, audit log (handoff_api/ops).
         reports.router,
         # The chat widget catches up on the replies it missed while away.
         widget.router,
@@ -153,7 +153,7 @@ def create_app(
         )
     app.add_middleware(WriteGate, lock=write_gate)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    # Issue 5 operations: per-app metrics registry (queue figures read from the database at scrape time),
+    # Operations: per-app metrics registry (queue figures read from the database at scrape time),
     # rate limits, and a request id on every request and log line (outermost, so 413/429 carry it too).
     registry, rate_limited = make_registry(sessions)
     app.add_middleware(

@@ -30,7 +30,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import aiohttp
 from rasa.core.channels.channel import UserMessage
@@ -43,12 +43,17 @@ from sanic import Blueprint, Sanic
 if TYPE_CHECKING:
     from rasa.core.agent import Agent
 
-# The bot's own code (bot/actions, next to connectors/ in Rasa's working directory): the handoff payload,
-# the service client, the session overrides. A Rasa image without it runs without the fallback.
+# The one piece of the bot's actions meant for the Rasa process (bot/actions/in_rasa.py, next to connectors/
+# in Rasa's working directory). A Rasa image without it runs without the fallback.
 try:
-    from actions.handoff_payload import build_handoff_payload
-    from actions.helpdesk_client import Handoff, HelpdeskClient, HelpdeskUnavailable
-    from actions.session import ActionRestart, ActionSessionStart
+    from actions.in_rasa import (
+        ActionRestart,
+        ActionSessionStart,
+        Handoff,
+        HelpdeskClient,
+        HelpdeskUnavailable,
+        build_handoff_payload,
+    )
 except ImportError as missing:
     BOT_ACTIONS_MISSING: ImportError | None = missing
 else:
@@ -73,7 +78,7 @@ ActionCall = Mapping[str, Any]
 ActionResult = dict[str, Any]
 
 
-class FallbackActionEndpoint(EndpointConfig):  # type: ignore[misc]  # Rasa ships no type information
+class FallbackActionEndpoint(EndpointConfig):
     """Rasa's action endpoint, answering in the action server's place when that server fails."""
 
     @classmethod
@@ -128,7 +133,7 @@ async def _answer_or_raise(call: ActionCall, reason: str, error: Exception) -> A
         raise error from None
 
 
-def is_action_call(body: Any) -> bool:
+def is_action_call(body: Any) -> TypeGuard[ActionCall]:
     """A custom action call from Rasa (`RemoteAction._action_call_format`)."""
     return (
         isinstance(body, Mapping)

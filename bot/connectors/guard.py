@@ -1,4 +1,4 @@
-"""What the customers' chat channels accept from a client (issue 8), before the bot sees it.
+"""What the customers' chat channels accept from a client, before the bot sees it.
 
 A customer's message is a string of at most `MAX_MESSAGE_CHARS` characters (the widget lets people type
 2000; an engineer's transcript line holds 4000) with neither NUL characters nor lone surrogates (no

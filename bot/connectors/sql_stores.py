@@ -59,7 +59,7 @@ def _pool_sqlite(store: Any) -> None:
         store.sessionmaker = sessionmaker(bind=pooled)
 
 
-class SQLEventBroker(rasa_sql_broker.SQLEventBroker):  # type: ignore[misc]  # Rasa ships no types
+class SQLEventBroker(rasa_sql_broker.SQLEventBroker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _pool_sqlite(self)
@@ -77,7 +77,7 @@ class SQLEventBroker(rasa_sql_broker.SQLEventBroker):  # type: ignore[misc]  # R
             session.commit()
 
 
-class SQLTrackerStore(rasa_tracker_store.SQLTrackerStore):  # type: ignore[misc]
+class SQLTrackerStore(rasa_tracker_store.SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _pool_sqlite(self)

@@ -61,11 +61,11 @@ class WebsiteInput(SocketIOInput):
         # The action fallback (connectors.action_fallback): never silence when the action server is down.
         installer = Installer()
         action_results.install()
-        blueprint = super().blueprint(installer.guard(on_new_message))
+        blueprint: Blueprint = super().blueprint(installer.guard(on_new_message))
         installer.listen_on(blueprint)
         if self.sio is not None:
             share_rooms_through_redis(self.sio)
-        guard_socketio(self)  # issue 8: what a client may send (connectors/guard.py)
+        guard_socketio(self)  # What a client may send (connectors/guard.py)
         return blueprint
 
     def get_output_channel(self) -> OutputChannel | None:

@@ -1,4 +1,5 @@
-"""Request dependencies: the database session, the signed-in user, and who may do what."""
+"""Request dependencies: the database session, the signed-in user, who may do what, the directory and
+the mailer."""
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -10,14 +11,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from handoff_api.api.middleware.write_gate import READ_METHODS
 from handoff_api.core.config import Settings
+from handoff_api.core.errors import Forbidden
 from handoff_api.core.security import hash_token
-from handoff_api.core.token_cache import TokenCache
-from handoff_api.core.write_gate import READ_METHODS
-from handoff_api.errors import Forbidden
+from handoff_api.handoffs import rules
+from handoff_api.identity.directory import Directory, make_directory
+from handoff_api.mail.sender import Mailer, make_mailer
 from handoff_api.models import Handoff, User
+from handoff_api.models.vocabulary import AGENT_ROLES
+from handoff_api.users.token_cache import TokenCache
 
-AGENT_ROLES = ("l2", "l3", "l4", "lead")
 T = TypeVar("T")
 bearer = HTTPBearer(auto_error=False)
 
@@ -131,8 +135,7 @@ CurrentAgent = Annotated[User, Depends(require_roles(*AGENT_ROLES))]
 BotOrAgent = Annotated[User, Depends(require_roles("bot", *AGENT_ROLES))]
 
 
-def visible_tiers(user: User) -> tuple[str, ...]:
-    return ("l2", "l3", "l4") if user.role == "lead" else (user.role,)
+visible_tiers = rules.visible_tiers
 
 
 def check_tier(user: User, handoff: Handoff) -> None:
@@ -141,3 +144,27 @@ def check_tier(user: User, handoff: Handoff) -> None:
         raise Forbidden(
             f"handoff {handoff.number} is in the {handoff.tier} queue; role {user.role} may not act on it"
         )
+
+
+# The configured directory and mailer: made on first use, one of each per app, kept on `app.state` (tests
+# may put their own there first).
+
+
+def get_directory(request: Request) -> Directory:
+    state = request.app.state
+    if getattr(state, "identity_directory", None) is None:
+        state.identity_directory = make_directory(get_settings(request))
+    directory: Directory = state.identity_directory
+    return directory
+
+
+def get_mailer(request: Request) -> Mailer:
+    state = request.app.state
+    if getattr(state, "identity_mailer", None) is None:
+        state.identity_mailer = make_mailer(get_settings(request))
+    mailer: Mailer = state.identity_mailer
+    return mailer
+
+
+DirectoryDep = Annotated[Directory, Depends(get_directory)]
+MailerDep = Annotated[Mailer, Depends(get_mailer)]

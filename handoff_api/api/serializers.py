@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from sqlalchemy import JSON, bindparam, cast, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
-from handoff_api import schemas
+from handoff_api.handoffs import history as events
+from handoff_api.handoffs import schemas, sla
+from handoff_api.handoffs import service as handoffs
 from handoff_api.models import EVENTS, MESSAGES, Handoff, Note, utcnow
-from handoff_api.services import events, handoffs, sla
 
 
 def summary(handoff: Handoff) -> schemas.HandoffSummary:

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     max_request_bytes: int = 1_000_000
     helpdesk_cors_origins: list[str] = Field(default_factory=list)
 
-    # --- Identity self-service for the bot (issue 4; handoff_api/identity) -----------------------
+    # --- Identity self-service for the bot (handoff_api/identity) -----------------------
     # Where accounts live: the built-in demo directory, or LDAP (ldap3).
     helpdesk_directory: Literal["demo", "ldap"] = "demo"
     ldap_url: str = "ldap://127.0.0.1:389"
@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     helpdesk_reset_url: str = "https://id.example.com/reset"
     reset_link_ttl_seconds: int = 3600
 
-    # --- Operations (issue 5; handoff_api/ops): rate limits, in memory per worker ---------------------
+    # --- Operations (handoff_api/api/middleware): rate limits, in memory per worker ---------------------
     # A client address whose bearer tokens failed this many times within the window gets 429 + Retry-After.
     helpdesk_auth_failure_limit: int = 10
     helpdesk_auth_failure_window_seconds: float = 60.0

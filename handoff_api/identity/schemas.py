@@ -1,10 +1,10 @@
-"""What the identity, ratings, tickets and dev-mailbox routes accept and return."""
+"""What the identity self-service routes accept and return."""
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, Field
 
-from handoff_api.schemas import Identifier, StrictModel, Text, UtcDatetime
+from handoff_api.core.fields import Identifier, StrictModel, UtcDatetime
 
 
 class VerificationStart(StrictModel):
@@ -53,48 +53,3 @@ class ResetLinkOut(BaseModel):
 class LockedOut(BaseModel):
     detail: str
     locked_until: UtcDatetime
-
-
-class RatingIn(StrictModel):
-    conversation_id: Identifier
-    handoff_id: int | None = Field(default=None, ge=1)
-    rating: Annotated[int, Field(ge=1, le=5)]
-    comment: Text | None = Field(default=None, max_length=2000)
-
-
-class RatingOut(BaseModel):
-    id: int
-    conversation_id: str
-    handoff_id: int | None
-    rating: int
-    comment: str | None
-    created_at: UtcDatetime
-
-
-class TicketStatus(BaseModel):
-    number: str
-    status: str
-    tier: str
-    updated_at: UtcDatetime
-
-
-class TicketList(BaseModel):
-    tickets: list[TicketStatus]
-
-
-class FollowUpIn(StrictModel):
-    conversation_id: Identifier
-    email: EmailStr
-
-
-class FollowUpOut(BaseModel):
-    number: str
-    email: str
-    confirmation_sent: bool
-
-
-class DevMailOut(BaseModel):
-    to: str
-    subject: str
-    body: str
-    sent_at: UtcDatetime

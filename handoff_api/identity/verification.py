@@ -14,12 +14,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from handoff_api.core.config import Settings
-from handoff_api.errors import Conflict, HelpdeskError, NotFound
+from handoff_api.core.errors import Conflict, HelpdeskError, NotFound
 from handoff_api.identity import codes
 from handoff_api.identity.directory import Directory, DirectoryUser
-from handoff_api.identity.mail import Mailer
-from handoff_api.identity.models import SelfServiceLockout, Verification
-from handoff_api.models import utcnow
+from handoff_api.mail.sender import Mailer
+from handoff_api.models import SelfServiceLockout, Verification, utcnow
 
 
 class SelfServiceLocked(HelpdeskError):

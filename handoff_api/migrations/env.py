@@ -1,8 +1,6 @@
 from alembic import context
 from sqlalchemy import pool
 
-import handoff_api.identity.models
-import handoff_api.ops_models  # noqa: F401
 from handoff_api.core.db import make_engine
 from handoff_api.models import Base
 

@@ -1,1 +1,1 @@
-"""Operations (issue 5): request ids, rate limits, Prometheus metrics, daily reports, the audit log."""
+"""Operations: the audit log (`audit`), the daily report (`reports`), Prometheus metrics (`metrics`)."""

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handoff_api.ops_models import AuditEntry
+from handoff_api.models.audit import AuditEntry
 
 
 def cli_actor() -> str:

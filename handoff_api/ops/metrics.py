@@ -4,7 +4,7 @@
 - `helpdesk_queue_oldest_wait_seconds{tier}`: age (now - created_at) of the oldest waiting handoff of the
   tier; 0 when the queue is empty.
 - `helpdesk_sla_breached_handoffs{tier,state}`: handoffs whose `sla.breached` is true (the same rule as
-  `handoff_api.services.sla.breached`, evaluated in SQL), `state` open (waiting/assigned) or resolved.
+  `handoff_api.handoffs.sla.breached`, evaluated in SQL), `state` open (waiting/assigned) or resolved.
 - `helpdesk_handoffs_created_total{reason}`: handoffs ever created, by reason (a counter: rows are never
   deleted).
 - `helpdesk_handoffs{tier,status}`: handoffs by current tier and status.

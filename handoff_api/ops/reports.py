@@ -17,8 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from handoff_api.core.db import make_engine
-from handoff_api.identity.models import Rating
-from handoff_api.models import Handoff, HandoffEvent, KbQuery
+from handoff_api.models import Handoff, HandoffEvent, KbQuery, Rating
 
 log = structlog.get_logger(__name__)
 MAX_DAYS = 92

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from service_process import REPO_ROOT, HelpdeskService, free_port, run_helpdesk_service
+from tests.harness.service_process import REPO_ROOT, HelpdeskService, free_port, run_helpdesk_service
 
 BOT_DIR = REPO_ROOT / "bot"
 # `rasa run actions` imports the `actions` package with bot/ as the working directory.

@@ -6,11 +6,12 @@ import uuid
 from typing import Any
 
 import pytest
-from actions.device_setup import ActionDeviceSetup, ActionDeviceStep, ValidateDeviceForm
-from actions.handoff import ActionHandoff
-from conversation_builder import action, conversation, slot, timeline, user
+from actions.handoff.actions import ActionHandoff
+from actions.knowledge.device_setup import ActionDeviceSetup, ActionDeviceStep, ValidateDeviceForm
 from rasa_sdk.executor import CollectingDispatcher
-from service_process import HelpdeskService
+from tests.harness.service_process import HelpdeskService
+
+from conversation_builder import action, conversation, slot, timeline, user
 
 pytestmark = pytest.mark.asyncio
 

@@ -7,12 +7,13 @@ import uuid
 from typing import Any
 
 import pytest
-from actions.handoff import ActionHandoff
-from actions.redaction import CARD_MASK, CODE_MASK, PASSWORD_MASK
-from conversation_builder import bot, conversation, timeline, user
+from actions.handoff.actions import ActionHandoff
+from helpdesk_text.redaction import CARD_MASK, CODE_MASK, PASSWORD_MASK
 from rasa_sdk.events import ActionExecuted, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from service_process import HelpdeskService
+from tests.harness.service_process import HelpdeskService
+
+from conversation_builder import bot, conversation, timeline, user
 
 TICKET_NUMBER = re.compile(r"^HD-\d{5}$")
 

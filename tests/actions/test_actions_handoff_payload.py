@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from actions.handoff_payload import build_handoff_payload, iso_timestamp
-from actions.redaction import CARD_MASK, CODE_MASK, PASSWORD_MASK
+from actions.handoff.payload import build_handoff_payload, iso_timestamp
+from helpdesk_text.redaction import CARD_MASK, CODE_MASK, PASSWORD_MASK
+
 from conversation_builder import BASE_TIMESTAMP, action, bot, conversation, slot, timeline, user
 
 

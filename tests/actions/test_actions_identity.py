@@ -6,18 +6,19 @@ import uuid
 from typing import Any
 
 import pytest
-from actions.identity import (
+from actions.identity.actions import (
     VERIFIED,
     ActionIdentityComplete,
     ActionSendResetLink,
     ActionStartIdentity,
     ValidateIdentityForm,
 )
-from conversation_builder import action, conversation, slot, timeline, user
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from service_process import HelpdeskService
+from tests.harness.service_process import HelpdeskService
+
+from conversation_builder import action, conversation, slot, timeline, user
 
 pytestmark = [pytest.mark.service, pytest.mark.asyncio]
 

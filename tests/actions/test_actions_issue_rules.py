@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from actions.feedback import comment_of
-from actions.issue_report import category_for, priority_for
+from actions.conversation.feedback import comment_of
+from actions.handoff.issue_report import category_for, priority_for
 
 
 @pytest.mark.parametrize(

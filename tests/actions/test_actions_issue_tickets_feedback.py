@@ -6,15 +6,16 @@ import uuid
 from typing import Any
 
 import pytest
-from actions.feedback import ActionHandedBack, ActionSaveRating
-from actions.followup import ActionEmailFollowup, ValidateFollowupForm
-from actions.handoff import ActionHandoff
-from actions.issue_report import ActionSubmitIssue
-from actions.tickets import ActionTicketStatus
-from conversation_builder import action, conversation, slot, timeline, user
+from actions.conversation.feedback import ActionHandedBack, ActionSaveRating
+from actions.handoff.actions import ActionHandoff
+from actions.handoff.followup import ActionEmailFollowup, ValidateFollowupForm
+from actions.handoff.issue_report import ActionSubmitIssue
+from actions.handoff.tickets import ActionTicketStatus
 from rasa_sdk.events import ActionExecuted, ConversationPaused, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
-from service_process import HelpdeskService
+from tests.harness.service_process import HelpdeskService
+
+from conversation_builder import action, conversation, slot, timeline, user
 
 pytestmark = pytest.mark.asyncio
 

@@ -6,14 +6,15 @@ import uuid
 from typing import Any
 
 import pytest
-from actions.handoff import ActionHandoff
-from actions.issue_report import ActionSubmitIssue
-from actions.kb import ActionAnswerFromKb, ActionKbFeedback
-from conversation_builder import bot, conversation, timeline, user
+from actions.handoff.actions import ActionHandoff
+from actions.handoff.issue_report import ActionSubmitIssue
+from actions.knowledge.answers import ActionAnswerFromKb, ActionKbFeedback
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from service_process import HelpdeskService
+from tests.harness.service_process import HelpdeskService
+
+from conversation_builder import bot, conversation, timeline, user
 
 pytestmark = pytest.mark.asyncio
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from actions.redaction import CARD_MASK, CODE_MASK, PASSWORD_MASK, luhn_valid, redact, redact_value
+from helpdesk_text.redaction import CARD_MASK, CODE_MASK, PASSWORD_MASK, luhn_valid, redact, redact_value
 
 
 @pytest.mark.parametrize(

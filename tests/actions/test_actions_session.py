@@ -6,9 +6,8 @@ import uuid
 from typing import Any
 
 import pytest
-from actions.handoff import ActionHandoff
-from actions.session import ActionRestart, ActionSessionStart
-from conversation_builder import action, conversation, paused, slot, timeline, user
+from actions.conversation.session import ActionRestart, ActionSessionStart
+from actions.handoff.actions import ActionHandoff
 from rasa_sdk import Tracker
 from rasa_sdk.events import (
     ActionExecuted,
@@ -19,7 +18,9 @@ from rasa_sdk.events import (
     SlotSet,
 )
 from rasa_sdk.executor import CollectingDispatcher
-from service_process import HelpdeskService
+from tests.harness.service_process import HelpdeskService
+
+from conversation_builder import action, conversation, paused, slot, timeline, user
 
 
 async def _handed_over_conversation(domain: dict[str, Any]) -> Tracker:

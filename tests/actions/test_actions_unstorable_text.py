@@ -1,9 +1,10 @@
-"""Issue 8: a NUL or a lone surrogate a customer typed (a messenger lets them through) becomes U+FFFD in
+"""A NUL or a lone surrogate a customer typed (a messenger lets them through) becomes U+FFFD in
 the handoff body, which the service would otherwise refuse (422): the customer still gets their engineer."""
 
 from __future__ import annotations
 
-from actions.handoff_payload import build_handoff_payload
+from actions.handoff.payload import build_handoff_payload
+
 from conversation_builder import conversation, timeline, user
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from actions import helpdesk_client
-from actions.helpdesk_client import HelpdeskClient
-from service_process import HelpdeskService
+from actions.service import client as helpdesk_client
+from actions.service.client import HelpdeskClient
+from tests.harness.service_process import HelpdeskService
 
 
 @pytest.mark.service

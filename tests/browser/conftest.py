@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.e2e.stack import ROOT, Stack, trained_model
+from tests.harness.stack import ROOT, Stack, trained_model
 
 CHROMIUM = Path(os.environ.get("HELPDESK_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

@@ -7,7 +7,7 @@ import uuid
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.e2e.stack import Stack
+from tests.harness.stack import Stack
 
 from .conftest import script_errors
 from .ui import Editor

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Route, expect
 
-from tests.e2e.stack import Stack
+from tests.harness.stack import Stack
 
 from .conftest import screenshot, script_errors
 from .ui import Console, Widget

@@ -1,4 +1,4 @@
-"""Issue 8: text that is not ordinary, typed by a customer in the widget and by an engineer in the
+"""Text that is not ordinary, typed by a customer in the widget and by an engineer in the
 console, shows exactly as typed on both sides and stays harmless: a very long unbroken word wraps inside
 its bubble (no sideways scrolling), a right-to-left override stays inside its own message, Markdown and
 `javascript:` links stay text, a web link cannot smuggle an attribute, and nothing runs.
@@ -12,7 +12,7 @@ import re
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.stack import Stack
+from tests.harness.stack import Stack
 
 from .conftest import script_errors
 from .ui import Console, Widget

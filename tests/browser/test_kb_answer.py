@@ -5,7 +5,7 @@ import uuid
 
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.stack import Stack
+from tests.harness.stack import Stack
 
 from .ui import Editor, Widget
 

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import Page
 
-from tests.e2e.stack import Stack
+from tests.harness.stack import Stack
 
 RENDER = """async (source) => {
   const { render } = await import("/web/markdown.mjs");

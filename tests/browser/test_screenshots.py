@@ -5,7 +5,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.stack import Stack
+from tests.harness.stack import Stack
 
 from .conftest import screenshot
 from .ui import Editor

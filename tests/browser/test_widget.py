@@ -3,7 +3,7 @@
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.stack import Stack
+from tests.harness.stack import Stack
 
 from .conftest import script_errors
 from .ui import Widget

@@ -8,8 +8,7 @@ import time
 import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e.stack import Stack
-from tests.e2e.test_faults import service_rows
+from tests.harness.stack import Stack, service_rows
 
 from .conftest import script_errors
 from .ui import Widget

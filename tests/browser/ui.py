@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.stack import Stack
+from tests.harness.stack import Stack
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from actions.helpdesk_client import HelpdeskClient
+from actions.service.client import HelpdeskClient
 from connectors.action_fallback import (
     FAILED,
     NO_TICKET,
@@ -34,8 +34,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationPaus
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.shared.exceptions import RasaException
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
-
-from tests.actions.service_process import HelpdeskService, free_port, run_helpdesk_service
+from tests.harness.service_process import HelpdeskService, free_port, run_helpdesk_service
 
 ROOT = Path(__file__).resolve().parents[2]
 

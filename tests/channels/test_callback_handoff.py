@@ -17,8 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from connectors import credentials
-
-from tests.e2e.stack import ROOT, Stack, trained_model
+from tests.harness.stack import ROOT, Stack, trained_model
 
 pytestmark = pytest.mark.e2e
 

@@ -1,4 +1,4 @@
-"""What the chat channels accept from a client (connectors/guard.py, issue 8), without a running Rasa.
+"""What the chat channels accept from a client (connectors/guard.py), without a running Rasa.
 
 The same rules on the real stack: tests/e2e/test_abuse.py.
 """

@@ -116,12 +116,17 @@ def test_every_rasa_replica_loads_the_website_channel_and_shares_socket_rooms(
     # The official image has no `connectors` package: it is mounted and put on the import path.
     assert any(str(v).startswith(f"{ROOT / 'bot/connectors'}:/app/connectors") for v in rasa["volumes"])
     assert rasa["environment"]["PYTHONPATH"] == "/app"
-    # The action fallback needs the bot's actions (and the redaction module they link to) in Rasa.
+    # The action fallback needs the bot's actions in Rasa, and the shared text rules its image installs.
     volumes = [str(v) for v in rasa["volumes"]]
     assert any(v.startswith(f"{ROOT / 'bot/actions'}:/app/actions") for v in volumes)
-    link = (ROOT / "bot/actions/redaction.py").readlink()
-    target = (Path("/app/actions") / link).resolve()
-    assert any(v.startswith(f"{ROOT / 'handoff_api/redaction.py'}:{target}") for v in volumes)
+    assert not any(path.is_symlink() for path in (ROOT / "bot").rglob("*")), "no links into the service"
+    for dockerfile in (
+        "deploy/rasa.Dockerfile",
+        "deploy/action-server.Dockerfile",
+        "deploy/helpdesk.Dockerfile",
+    ):
+        text = (ROOT / dockerfile).read_text()
+        assert "COPY libs/helpdesk-text" in text and "pip install --no-cache-dir /tmp/helpdesk-text" in text
     assert rasa["environment"]["HELPDESK_URL"] == "http://helpdesk:8000"
     # Replicas share socket.io rooms through Redis (not the lock store's database).
     redis_url = rasa["environment"]["SOCKETIO_REDIS_URL"]

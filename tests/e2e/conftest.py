@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from .stack import ROOT, Stack, trained_model
+from tests.harness.stack import ROOT, Stack, trained_model
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Issue 8, the chat channels of the real Rasa: bad input and abuse from a customer's client.
+"""The chat channels of the real Rasa: bad input and abuse from a customer's client.
 
 - socket.io (the widget's channel): markup, SQL-ish text, Markdown links, a very long word, RTL
   overrides and control characters go to the bot and, during a handoff, into the engineer's transcript
@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
-from .customer import Customer
-from .stack import Stack
+from tests.harness.customer import Customer
+from tests.harness.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

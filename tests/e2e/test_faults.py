@@ -1,4 +1,4 @@
-"""Faults on the real stack (issue 8, and issue 5's outbox evidence): a part stops or dies, the customer and
+"""Faults on the real stack (the outbox among them): a part stops or dies, the customer and
 the engineers lose nothing and get nothing twice.
 
 - Rasa stopped while an engineer replies: the replies wait in the service's outbox and reach the customer
@@ -14,18 +14,16 @@ Every process is real, on loopback; the tests wait for behaviour with generous d
 import asyncio
 import json
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from typing import Any
 
 import httpx
 import pytest
 import socketio
 
-from .customer import Customer
-from .stack import Stack
+from tests.harness.customer import Customer
+from tests.harness.stack import Stack, service_rows
 
 pytestmark = pytest.mark.e2e
 
@@ -128,13 +126,6 @@ def engineer_events(tracker: dict[str, Any]) -> list[dict[str, Any]]:
         for event in tracker["events"]
         if event.get("event") == "bot" and "helpdesk_message_id" in (event.get("metadata") or {})
     ]
-
-
-def service_rows(stack: Stack, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Reads the service's own database (SQLite under the stack's data dir), read-only."""
-    uri = f"file:{stack.data_dir / 'helpdesk.db'}?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True, timeout=30)) as db:
-        return db.execute(query, params).fetchall()
 
 
 async def reconnect(stack: Stack, session_id: str, timeout: float) -> Customer:

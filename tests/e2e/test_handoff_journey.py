@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from .customer import Customer
-from .stack import Stack
+from tests.harness.customer import Customer
+from tests.harness.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

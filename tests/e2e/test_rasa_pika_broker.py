@@ -20,9 +20,8 @@ import httpx
 import pytest
 from yarl import URL
 
-from handoff_api.services.broker_amqp import declare
-
-from .stack import HELPDESK, ROOT, Process, base_env, free_port
+from handoff_api.rasa.amqp_broker import declare
+from tests.harness.stack import HELPDESK, ROOT, Process, base_env, free_port
 
 pytestmark = pytest.mark.e2e
 

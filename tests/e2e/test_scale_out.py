@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from .cluster import Cluster
-from .customer import Customer
+from tests.harness.cluster import Cluster
+from tests.harness.customer import Customer
 
 pytestmark = pytest.mark.e2e
 CUSTOMERS = 6

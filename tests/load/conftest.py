@@ -19,8 +19,8 @@ import pytest
 
 from handoff_api.core.config import Settings as ServiceSettings
 from handoff_api.core.db import make_engine, make_session_factory, transaction
-from handoff_api.services import users
-from tests.e2e.stack import ROOT, Stack, trained_model
+from handoff_api.users import service as users
+from tests.harness.stack import ROOT, Stack, trained_model
 
 from .simulation import Settings
 

@@ -1,4 +1,4 @@
-"""Issue 8: many customers and agents at once on the real stack; every message counted at both ends.
+"""Many customers and agents at once on the real stack; every message counted at both ends.
 
 N customers on socket.io stay connected for the run's duration while conversations start at a steady
 pace, and M L2 agents work the queue over the API (sizes and pace: tests/load/conftest.py; what each side
@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.stack import ROOT, Stack
+from tests.harness.stack import ROOT, Stack
 
 from .simulation import BURST, KB_QUESTIONS, Run, Settings
 

@@ -1,25 +1,33 @@
-"""Each test gets a migrated database (SQLite, and PostgreSQL when it runs) and a small app on it."""
+"""Each test gets a migrated database (SQLite, and PostgreSQL when it runs) and a small app on it; and what
+the service's tests share: tokens, a handoff factory, the dev mailbox, real slapd and SMTP servers, Rasa's
+SQL event broker table."""
 
+import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, create_engine, insert, text
 from sqlalchemy.engine import make_url
 
 from handoff_api.core.config import Settings
 from handoff_api.core.db import make_engine, make_session_factory, transaction
 from handoff_api.core.migrate import upgrade
+from handoff_api.kb.index import STARTER_CORPUS
 from handoff_api.main import create_app
-from handoff_api.services import users
-from handoff_api.services.kb_index import STARTER_CORPUS
+from handoff_api.rasa.sql_broker import SqlBrokerSource, consume_once
+from handoff_api.users import service as users
 from knowledge_base.embeddings import MiniLMEmbedder
+from tests.harness.ldap_server import Slapd, run_slapd
+from tests.harness.smtp_server import SmtpSink, run_smtp_sink
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "HELPDESK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -203,3 +211,99 @@ class ThreadedServer:
         self.server.should_exit = True
         self.thread.join(timeout=10)  # type: ignore[attr-defined]
         self.server.started = False
+
+
+# Identity self-service and mail: the demo app, its dev mailbox, a real slapd and SMTP server.
+
+CODE = re.compile(r"verification code is (\d{6})")
+
+
+@pytest.fixture
+def demo(client: TestClient) -> TestClient:
+    """The app in demo mode (as `make run` starts it): the dev mailbox exists."""
+    client.app.state.settings = client.app.state.settings.model_copy(update={"helpdesk_demo": True})
+    return client
+
+
+class Mailbox:
+    def __init__(self, client: TestClient, lead_headers: dict[str, str]) -> None:
+        self.client = client
+        self.headers = lead_headers
+
+    def messages(self, to: str) -> list[dict[str, Any]]:
+        response = self.client.get("/api/v1/dev/mailbox", params={"to": to}, headers=self.headers)
+        assert response.status_code == 200, response.text
+        result: list[dict[str, Any]] = response.json()
+        return result
+
+    def latest_code(self, to: str) -> str:
+        match = CODE.search(self.messages(to)[0]["body"])
+        assert match, "no code in the latest message"
+        return match.group(1)
+
+
+@pytest.fixture
+def mailbox(demo: TestClient, tokens: Any) -> Mailbox:
+    return Mailbox(demo, tokens.auth("lead"))
+
+
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
+    yield from run_slapd(Path(tmp_path_factory.mktemp("slapd")))
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    yield from run_smtp_sink()
+
+
+# Rasa's SQL event broker, as Rasa writes it.
+
+CUTOFF = datetime(2026, 11, 26, 10, 0, 5, tzinfo=UTC).timestamp()
+
+
+class RasaBroker:
+    """Writes rows the way rasa.core.brokers.sql.SQLEventBroker does."""
+
+    def __init__(self, path: Path) -> None:
+        self.engine = create_engine(f"sqlite:///{path}")
+        self.table = Table(
+            "events",
+            MetaData(),
+            Column("id", Integer, primary_key=True),
+            Column("sender_id", String(255)),
+            Column("data", Text),
+        )
+        self.table.create(self.engine)
+
+    def publish(self, sender_id: str, event: dict[str, object]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(self.table).values(
+                    sender_id=sender_id, data=json.dumps({"sender_id": sender_id, **event})
+                )
+            )
+
+    def publish_raw(self, sender_id: str, data: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(self.table).values(sender_id=sender_id, data=data))
+
+
+@pytest.fixture
+def rasa_broker(settings: Settings) -> RasaBroker:
+    return RasaBroker(settings.helpdesk_data_dir / "rasa_events.db")
+
+
+def _consume(settings: Settings) -> int:
+    engine = make_engine(settings.sqlalchemy_url)
+    events_engine = make_engine(settings.events_db_url, write_transactions=False)
+    try:
+        return consume_once(make_session_factory(engine), SqlBrokerSource(events_engine))
+    finally:
+        engine.dispose()
+        events_engine.dispose()
+
+
+def _transcript(client: TestClient, tokens: Tokens, handoff_id: object) -> list[tuple[str, str]]:
+    detail = client.get(f"/api/v1/handoffs/{handoff_id}", headers=tokens.auth("lead")).json()
+    return [(line["role"], line["text"]) for line in detail["transcript"]]

@@ -6,9 +6,10 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from handoff_api.api.deps import AGENT_ROLES, CurrentAgent, SessionDep, require_roles
+from handoff_api.api.deps import CurrentAgent, SessionDep, require_roles
+from handoff_api.handoffs import service as handoffs
 from handoff_api.models import User
-from handoff_api.services import handoffs
+from handoff_api.models.vocabulary import AGENT_ROLES
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from handoff_api.errors import NotFound
+from handoff_api.core.errors import NotFound
 from handoff_api.models import ArticleRow
 
 router = APIRouter(include_in_schema=False)

@@ -2,11 +2,11 @@
 
 from fastapi import APIRouter
 
-from handoff_api import schemas
 from handoff_api.api import serializers
 from handoff_api.api.deps import BotOrAgent, SessionDep, check_tier
-from handoff_api.errors import NotFound
-from handoff_api.services import handoffs
+from handoff_api.core.errors import NotFound
+from handoff_api.handoffs import schemas
+from handoff_api.handoffs import service as handoffs
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 

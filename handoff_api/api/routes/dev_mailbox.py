@@ -11,10 +11,9 @@ from pydantic import EmailStr
 from sqlalchemy import select
 
 from handoff_api.api.deps import SessionDep, SettingsDep, require_roles
-from handoff_api.errors import NotFound
-from handoff_api.identity import schemas
-from handoff_api.identity.models import DevMail
-from handoff_api.models import User
+from handoff_api.core.errors import NotFound
+from handoff_api.mail import schemas
+from handoff_api.models import DevMail, User
 
 router = APIRouter(prefix="/api/v1/dev", tags=["dev"])
 

@@ -22,9 +22,9 @@ from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from handoff_api.api.deps import CurrentAgent, visible_tiers
+from handoff_api.handoffs.feed import BATCH, FeedCursor, read_after
 from handoff_api.models import HandoffEvent
-from handoff_api.services.event_feed import BATCH, FeedCursor, read_after
-from handoff_api.services.feed_signal import feed_signal
+from handoff_api.signals.local import feed_signal
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 POLL_SECONDS = 0.1

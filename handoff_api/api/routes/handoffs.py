@@ -6,13 +6,13 @@ from fastapi import APIRouter, Header, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from handoff_api import schemas
 from handoff_api.api import links, serializers
 from handoff_api.api.deps import CurrentAgent, CurrentBot, SessionDep, check_tier, committed, visible_tiers
 from handoff_api.core.db import statements_alone
-from handoff_api.errors import Invalid
+from handoff_api.core.errors import Invalid
+from handoff_api.handoffs import schemas
+from handoff_api.handoffs import service as handoffs
 from handoff_api.models import User
-from handoff_api.services import handoffs
 
 router = APIRouter(prefix="/api/v1/handoffs", tags=["handoffs"])
 
@@ -124,9 +124,7 @@ async def send_message(
                 response.status_code = status.HTTP_200_OK
             else:
                 try:
-                    message = handoffs.reply(
-                        session, handoff_id, agent, visible_tiers(agent), body.text, source_key
-                    )
+                    message = handoffs.reply(session, handoff_id, agent, body.text, source_key)
                 except IntegrityError as exc:
                     raced = exc
         if raced:

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from handoff_api.ops.errors import database_unavailable, unavailable_response
+from handoff_api.api.errors import database_unavailable, unavailable_response
 
 router = APIRouter(tags=["health"])
 

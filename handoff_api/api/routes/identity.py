@@ -10,11 +10,10 @@ from typing import Any
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
-from handoff_api.api.deps import CurrentBot, SessionDep, SettingsDep
+from handoff_api.api.deps import CurrentBot, DirectoryDep, MailerDep, SessionDep, SettingsDep
 from handoff_api.identity import schemas, verification
-from handoff_api.identity.deps import DirectoryDep, MailerDep
 from handoff_api.identity.directory import DirectoryUnavailable
-from handoff_api.identity.mail import MailUnavailable
+from handoff_api.mail.sender import MailUnavailable
 
 router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
 

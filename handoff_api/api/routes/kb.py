@@ -4,16 +4,19 @@ import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from helpdesk_text.storable import storable
 from starlette.concurrency import run_in_threadpool
 
-from handoff_api import kb_schemas as schemas
 from handoff_api.api import links
-from handoff_api.api.deps import AGENT_ROLES, SessionDep, SettingsDep, check_tier, require_roles
-from handoff_api.errors import Conflict, NotFound, Unavailable
+from handoff_api.api.deps import SessionDep, SettingsDep, check_tier, require_roles
+from handoff_api.core.errors import Conflict, NotFound, Unavailable
+from handoff_api.handoffs import service as handoffs
+from handoff_api.kb import gaps as kb_gaps
+from handoff_api.kb import schemas
+from handoff_api.kb import store as kb_store
+from handoff_api.kb.index import KnowledgeIndex
 from handoff_api.models import ArticleRevision, ArticleRow, KbQuery, User
-from handoff_api.redaction import storable
-from handoff_api.services import handoffs, kb_gaps, kb_store
-from handoff_api.services.kb_index import KnowledgeIndex
+from handoff_api.models.vocabulary import AGENT_ROLES
 
 router = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"])
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from handoff_api.errors import NotFound
+from handoff_api.core.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"

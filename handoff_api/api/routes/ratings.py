@@ -6,10 +6,9 @@ from fastapi import APIRouter, Depends, Query, status
 from sqlalchemy import select
 
 from handoff_api.api.deps import CurrentBot, SessionDep, require_roles
-from handoff_api.errors import Invalid
-from handoff_api.identity import schemas
-from handoff_api.identity.models import Rating
-from handoff_api.models import Handoff, User
+from handoff_api.core.errors import Invalid
+from handoff_api.feedback import schemas
+from handoff_api.models import Handoff, Rating, User
 
 router = APIRouter(prefix="/api/v1/ratings", tags=["ratings"])
 

@@ -1,4 +1,4 @@
-"""Operations endpoints for leads: the daily report and the audit log (issue 5)."""
+"""Operations endpoints for leads: the daily report and the audit log."""
 
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from handoff_api.api.deps import SessionDep, SettingsDep, require_roles
-from handoff_api.errors import Invalid
+from handoff_api.core.errors import Invalid
 from handoff_api.models import User, utcnow
 from handoff_api.ops import audit, reports
 

@@ -10,14 +10,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy import func, select
 
-from handoff_api.api.deps import CurrentBot, SessionDep
-from handoff_api.errors import Invalid, NotFound
-from handoff_api.identity import schemas
-from handoff_api.identity.deps import MailerDep
-from handoff_api.identity.mail import MailUnavailable
-from handoff_api.identity.models import FollowUp
-from handoff_api.models import Handoff
-from handoff_api.services import events, followup_mail
+from handoff_api.api.deps import CurrentBot, MailerDep, SessionDep
+from handoff_api.core.errors import Invalid, NotFound
+from handoff_api.feedback import followups as followup_mail
+from handoff_api.feedback import schemas
+from handoff_api.handoffs import history as events
+from handoff_api.mail.sender import MailUnavailable
+from handoff_api.models import FollowUp, Handoff
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 

@@ -21,9 +21,7 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
 from handoff_api.api.deps import SessionDep
-from handoff_api.identity.models import Rating
-from handoff_api.models import OPEN_STATUSES, SENT_BY_THE_DESK, Handoff, Message, User, ticket_number
-from handoff_api.schemas import (
+from handoff_api.handoffs.schemas import (
     WidgetChoice,
     WidgetEngineer,
     WidgetHandBack,
@@ -32,7 +30,8 @@ from handoff_api.schemas import (
     WidgetReplies,
     WidgetReply,
 )
-from handoff_api.services.handoffs import RETURN_TO_BOT_TEXT
+from handoff_api.handoffs.service import RETURN_TO_BOT_TEXT
+from handoff_api.models import OPEN_STATUSES, SENT_BY_THE_DESK, Handoff, Message, Rating, User, ticket_number
 
 router = APIRouter(prefix="/api/v1/widget", tags=["widget"])
 

@@ -9,9 +9,8 @@ from fastapi.testclient import TestClient
 
 from handoff_api.identity.directory import DirectoryUnavailable, DirectoryUser
 from handoff_api.identity.ldap_directory import LdapDirectory
-
-from .conftest import Mailbox
-from .ldap_server import Slapd
+from tests.harness.ldap_server import Slapd
+from tests.service.conftest import Mailbox
 
 
 def _directory(slapd: Slapd, password: str | None = None) -> LdapDirectory:

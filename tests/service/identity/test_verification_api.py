@@ -11,10 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from handoff_api.identity.models import SelfServiceLockout, Verification
-from handoff_api.models import utcnow
-
-from .conftest import Mailbox
+from handoff_api.models import SelfServiceLockout, Verification, utcnow
+from tests.service.conftest import Mailbox
 
 START = "/api/v1/identity/verifications"
 

@@ -1,0 +1,1 @@
+"""The conversation around the flows: sessions, shared flow steps, ratings and the hand-back."""

@@ -1,0 +1,120 @@
+"""Reporting a problem the knowledge base could not solve: the essentials, then an engineer.
+
+Collected by `issue_form`: since when, the error text, the device, how many people are affected
+(impact) and how badly it stops their work (urgency). Priority = impact x urgency (see PRIORITY).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.conversation import flow
+from actions.conversation.devices import canonical_device
+
+IMPACT_WORDS = {
+    "many": r"every(one|body)|whole|all of us|company|office|building|site|many|lots",
+    "team": r"team|department|colleagues|several|some|a few|few people|group|floor",
+    "me": r"\bme\b|myself|only|just|single|one person|\bi\b",
+}
+URGENCY_WORDS = {
+    "high": r"can'?t work|cannot work|blocked|stopped|nothing works|urgent|asap|critical|down|high",
+    "medium": r"slow|partly|partially|workaround|some things|annoying|medium|degraded",
+    "low": r"wait|not urgent|whenever|no rush|low|minor|cosmetic",
+}
+# (impact, urgency) -> priority: p1 = the whole company cannot work ... p4 = one person, can wait.
+PRIORITY = {
+    ("many", "high"): "p1",
+    ("many", "medium"): "p2",
+    ("many", "low"): "p3",
+    ("team", "high"): "p2",
+    ("team", "medium"): "p3",
+    ("team", "low"): "p3",
+    ("me", "high"): "p3",
+    ("me", "medium"): "p3",
+    ("me", "low"): "p4",
+}
+CATEGORY_WORDS = {
+    "network": r"vpn|wi-?fi|wifi|network|internet|hotspot|ethernet",
+    "email": r"e-?mail|outlook|mailbox|calendar",
+    "printing": r"print|scan",
+    "accounts": r"password|account|login|log in|sign in|mfa|authenticator|sso",
+    "collaboration": r"teams|zoom|meeting|headset|camera|audio|microphone",
+    "files": r"onedrive|sharepoint|shared drive|network drive|file",
+    "devices": r"laptop|computer|pc|mac|iphone|android|phone|monitor|dock|keyboard|mouse|disk|slow",
+    "software": r"install|software|app|licen[cs]e|update",
+}
+
+
+def _match(table: dict[str, str], text: str) -> str | None:
+    lowered = text.lower()
+    return next((key for key, pattern in table.items() if re.search(pattern, lowered)), None)
+
+
+def priority_for(impact: str | None, urgency: str | None) -> str:
+    return PRIORITY.get((impact or "me", urgency or "medium"), "p3")
+
+
+def category_for(*texts: str | None) -> str:
+    joined = " ".join(text for text in texts if text)
+    return _match(CATEGORY_WORDS, joined) or "incidents"
+
+
+class ValidateIssueForm(FormValidationAction):  # type: ignore[misc]
+    def name(self) -> str:
+        return "validate_issue_form"
+
+    async def validate_issue_impact(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        impact = _match(IMPACT_WORDS, str(value or ""))
+        if impact is None and value:
+            dispatcher.utter_message(response="utter_choose_impact")
+        return {"issue_impact": impact}
+
+    async def validate_issue_urgency(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        urgency = _match(URGENCY_WORDS, str(value or ""))
+        if urgency is None and value:
+            dispatcher.utter_message(response="utter_choose_urgency")
+        return {"issue_urgency": urgency}
+
+    async def validate_device(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        # Any answer is useful to an engineer ("the big printer on floor 2"); keep it short.
+        text = str(value or "").strip()[:200]
+        return {"device": canonical_device(text) or text or None}
+
+    async def validate_issue_since(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return {"issue_since": str(value or "").strip()[:200] or None}
+
+    async def validate_issue_error(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return {"issue_error": str(value or "").strip()[:500] or None}
+
+
+class ActionSubmitIssue(Action):  # type: ignore[misc]  # rasa-sdk ships no type information
+    """Category and priority for the handoff; `action_handoff` runs next (rules.yml)."""
+
+    def name(self) -> str:
+        return "action_submit_issue"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        summary = tracker.get_slot("issue_summary") or flow.text_of_latest_intent(tracker, {"report_issue"})
+        category = category_for(summary, tracker.get_slot("topic"), tracker.get_slot("device"))
+        priority = priority_for(tracker.get_slot("issue_impact"), tracker.get_slot("issue_urgency"))
+        reason = "kb_no_answer" if flow.slot_list(tracker, "kb_articles_tried") else "reported_issue"
+        dispatcher.utter_message(response="utter_issue_thanks")
+        return flow.hand_over(reason, priority=priority, category=category)

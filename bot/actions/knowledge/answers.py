@@ -1,0 +1,130 @@
+"""Answers from the knowledge base: show the best article, ask whether it helped, try the next one.
+
+Every article shown and the customer's verdict go into `kb_articles_tried`, which the handoff
+sends to the engineer. Unclear messages (`nlu_fallback`) try the knowledge base first, then ask
+one clarifying question; a second unclear message in a row goes to a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.conversation import flow
+from actions.knowledge.format import answer_text
+from actions.service import knowledge as kb_client
+
+MAX_ARTICLES_SHOWN = 3
+PROBLEM_INTENTS = {"report_issue"}
+
+
+def consecutive_misses(tracker: Tracker) -> int:
+    """How many of the customer's latest messages in a row the bot did not understand."""
+    misses = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        if ((event.get("parse_data") or {}).get("intent") or {}).get("name") != "nlu_fallback":
+            break
+        misses += 1
+    return misses
+
+
+async def show(dispatcher: CollectingDispatcher, tried: list[Any], hit: kb_client.Hit) -> list[EventType]:
+    """Shows one article and asks whether it helped; records it as tried."""
+    # The summary is the short answer; the steps are fetched only when there is no summary
+    # (one service call per turn instead of two: the KB turn's latency budget is 150 ms).
+    article = await kb_client.article(hit.article_id) if hit.has_steps and not hit.summary else None
+    dispatcher.utter_message(text=answer_text(hit, article))
+    dispatcher.utter_message(response="utter_did_that_help")
+    tried = [*tried, {"article_id": hit.article_id, "title": hit.title, "verdict": "shown"}]
+    return [
+        SlotSet("kb_articles_tried", tried),
+        SlotSet("kb_current", hit.article_id),
+        flow.outcome(flow.CONTINUE),
+    ]
+
+
+class ActionAnswerFromKb(Action):  # type: ignore[misc]  # rasa-sdk ships no type information
+    def name(self) -> str:
+        return "action_answer_from_kb"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        intent = flow.latest_intent(tracker)
+        misses = consecutive_misses(tracker) if intent == "nlu_fallback" else 0
+        if misses >= 2:
+            dispatcher.utter_message(response="utter_still_not_understood")
+            return flow.hand_over("low_confidence")
+
+        query = tracker.get_slot("kb_query") or flow.latest_text(tracker)
+        hits, abstain = await kb_client.search(query) if query and not query.startswith("/") else ([], True)
+        events: list[EventType] = [SlotSet("kb_query", None), SlotSet("kb_flow", _flow_of(tracker, intent))]
+        if hits and not abstain:
+            candidates = [asdict(hit) for hit in hits[1:MAX_ARTICLES_SHOWN]]
+            tried = flow.slot_list(tracker, "kb_articles_tried")
+            return [*events, SlotSet("kb_candidates", candidates), *await show(dispatcher, tried, hits[0])]
+
+        if intent == "nlu_fallback":
+            dispatcher.utter_message(response="utter_clarify")
+            return [*events, flow.outcome(flow.CONTINUE)]
+        if intent in PROBLEM_INTENTS:
+            dispatcher.utter_message(response="utter_collect_details")
+            return [*events, SlotSet("issue_summary", query[:500]), flow.outcome(flow.COLLECT_DETAILS)]
+        dispatcher.utter_message(response="utter_kb_no_answer")
+        return [*events, *flow.hand_over("kb_no_answer")]
+
+
+class ActionKbFeedback(Action):  # type: ignore[misc]
+    """The customer's yes/no to "did this help?"."""
+
+    def name(self) -> str:
+        return "action_kb_feedback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        current = tracker.get_slot("kb_current")
+        if not current:
+            dispatcher.utter_message(response="utter_how_can_i_help")
+            return [flow.outcome(flow.CONTINUE)]
+        helped = flow.latest_intent(tracker) == "affirm"
+        tried = [
+            _with_verdict(item, current, helped) for item in flow.slot_list(tracker, "kb_articles_tried")
+        ]
+        events: list[EventType] = [SlotSet("kb_articles_tried", tried), SlotSet("kb_current", None)]
+        if helped:
+            dispatcher.utter_message(response="utter_glad_it_helped")
+            return [*events, SlotSet("kb_candidates", None), *flow.ask_rating(dispatcher)]
+
+        candidates = flow.slot_list(tracker, "kb_candidates")
+        if candidates:
+            dispatcher.utter_message(response="utter_try_another_article")
+            shown = await show(dispatcher, tried, kb_client.Hit.from_api(candidates[0]))
+            return [*events, SlotSet("kb_candidates", candidates[1:]), *shown]
+        if tracker.get_slot("kb_flow") == "problem":
+            dispatcher.utter_message(response="utter_collect_details")
+            summary = flow.text_of_latest_intent(tracker, PROBLEM_INTENTS)
+            return [
+                *events,
+                SlotSet("issue_summary", summary[:500] or None),
+                flow.outcome(flow.COLLECT_DETAILS),
+            ]
+        dispatcher.utter_message(response="utter_kb_exhausted")
+        return [*events, *flow.hand_over("kb_no_answer")]
+
+
+def _with_verdict(item: Any, current: str, helped: bool) -> Any:
+    if isinstance(item, dict) and item.get("article_id") == current and item.get("verdict") == "shown":
+        return {**item, "verdict": "helped" if helped else "did_not_help"}
+    return item
+
+
+def _flow_of(tracker: Tracker, intent: str | None) -> str:
+    return "problem" if intent in PROBLEM_INTENTS else "question"

@@ -1,0 +1,59 @@
+"""How an article reads in a chat: title, a short answer or the steps, and the link."""
+
+from __future__ import annotations
+
+import re
+
+from actions.service.knowledge import Article, Hit
+
+MAX_ANSWER_CHARS = 600
+MAX_STEPS_LISTED = 8
+
+
+def short(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(".,;:") + "…"
+
+
+def answer_text(hit: Hit, article: Article | None = None) -> str:
+    lines = [hit.title]
+    summary = (article.summary if article else None) or hit.summary or hit.snippet
+    if summary:
+        lines.append(short(summary))
+    if article and article.steps:
+        lines.append("Steps:")
+        lines += [
+            f"{number}. {short(step['instruction'], 200)}"
+            for number, step in enumerate(article.steps[:MAX_STEPS_LISTED], start=1)
+        ]
+    if hit.url:
+        lines.append(f"More: {hit.url}")
+    return "\n".join(lines)
+
+
+def step_text(article: Article, index: int) -> str:
+    step = article.steps[index]
+    text = f"Step {index + 1} of {len(article.steps)}: {step['instruction']}"
+    if step.get("check"):
+        text += f"\nWhen it worked: {step['check']}"
+    return text
+
+
+_TROUBLE_HEADING = re.compile(
+    r"^#{2,3}\s*(.*(doesn.t work|trouble|problem|error|not working|fix).*)$", re.I | re.M
+)
+
+
+def trouble_section(article: Article, limit: int = 400) -> str | None:
+    """The article's own "If it doesn't work" / troubleshooting section, shortened."""
+    match = _TROUBLE_HEADING.search(article.body)
+    if match is None:
+        return None
+    rest = article.body[match.end() :]
+    following = re.search(r"^#{1,3}\s", rest, re.M)
+    section = rest[: following.start()] if following else rest
+    section = re.sub(r"[*_`]", "", section)
+    return short(section, limit) or None

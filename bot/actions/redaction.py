@@ -1,1 +1,0 @@
-../../handoff_api/redaction.py

@@ -1,0 +1,138 @@
+"""What the knowledge-base API accepts and returns."""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from handoff_api.core.fields import Text, UtcDatetime
+
+Title = Annotated[Text, Field(min_length=1, max_length=300)]
+Body = Annotated[Text, Field(max_length=100_000)]
+Words = Annotated[list[Annotated[Text, Field(min_length=1, max_length=100)]], Field(max_length=50)]
+
+
+class StepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    instruction: Annotated[Text, Field(min_length=1, max_length=2000)]
+    check: Annotated[Text | None, Field(max_length=2000)] = None
+
+
+class ArticleFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: Annotated[Text, Field(max_length=100)] = ""
+    tags: Words = Field(default_factory=list)
+    applies_to: Words = Field(default_factory=list)
+    audience: Annotated[Text | None, Field(max_length=50)] = None
+    status: Literal["draft", "published"] = "draft"
+    summary: Annotated[Text | None, Field(max_length=2000)] = None
+    steps: Annotated[list[StepIn], Field(max_length=50)] = Field(default_factory=list)
+
+
+class ArticleCreate(ArticleFields):
+    id: Annotated[str | None, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")] = (
+        None
+    )
+    title: Title
+    body: Body
+
+
+class ArticleUpdate(BaseModel):
+    """A partial or full edit; `version` is the version the editor started from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+    title: Title | None = None
+    body: Body | None = None
+    category: Annotated[Text | None, Field(max_length=100)] = None
+    tags: Words | None = None
+    applies_to: Words | None = None
+    audience: Annotated[Text | None, Field(max_length=50)] = None
+    status: Literal["draft", "published"] | None = None
+    summary: Annotated[Text | None, Field(max_length=2000)] = None
+    steps: Annotated[list[StepIn] | None, Field(max_length=50)] = None
+
+
+class ArticleOut(BaseModel):
+    id: str
+    title: str
+    body: str
+    category: str | None
+    tags: list[str]
+    applies_to: list[str]
+    audience: str | None
+    status: str
+    summary: str | None
+    steps: list[dict[str, Any]]
+    version: int
+    updated_at: UtcDatetime
+    updated_by: str | None
+    url: str
+
+
+class ArticleSummaryOut(BaseModel):
+    id: str
+    title: str
+    category: str | None
+    status: str
+    version: int
+    updated_at: UtcDatetime
+    updated_by: str | None
+
+
+class RevisionOut(BaseModel):
+    id: int
+    article_id: str
+    version: int
+    action: str
+    changed_fields: list[str]
+    at: UtcDatetime
+    by: str
+    snapshot: dict[str, Any]
+
+
+class SearchHit(BaseModel):
+    article_id: str
+    title: str
+    score: float
+    snippet: str
+    section: str
+    url: str
+    summary: str | None
+    has_steps: bool
+
+
+class SearchOut(BaseModel):
+    results: list[SearchHit]
+    abstain: bool = Field(description="true when nothing answers the question well enough to show a customer")
+
+
+class GapGroup(BaseModel):
+    example: str
+    count: int
+    questions: list[str]
+    last_asked: UtcDatetime
+
+
+class GapHandoff(BaseModel):
+    handoff_id: int
+    number: str
+    summary: str | None
+    reason: str
+    articles_tried: list[Any]
+
+
+class GapsOut(BaseModel):
+    unanswered: list[GapGroup]
+    handoffs_without_help: list[GapHandoff]
+
+
+class DraftFromGap(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    questions: Annotated[
+        list[Annotated[Text, Field(min_length=1, max_length=1000)]], Field(min_length=1, max_length=50)
+    ]
+    title: Title | None = None

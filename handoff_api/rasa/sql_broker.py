@@ -1,0 +1,171 @@
+"""Consumes Rasa's SQL event broker: customer messages of conversations a human holds go to the transcript.
+
+Rasa writes every tracker event to the broker's `events` table (id, sender_id, data). We read rows after a
+cursor and advance the cursor in the same transaction as the transcript appends, so a crash or restart
+neither loses nor repeats a message; a conditional cursor update makes two workers safe as well.
+
+`apply_event` is what either source does with one event; the RabbitMQ consumer (`broker_amqp`) shares it.
+"""
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from helpdesk_text.redaction import redact
+from helpdesk_text.storable import storable
+from sqlalchemy import Engine, MetaData, Table, select, update
+from sqlalchemy.exc import NoSuchTableError, OperationalError, ProgrammingError
+from sqlalchemy.orm import Session, sessionmaker
+
+from handoff_api.core.db import changed_rows
+from handoff_api.handoffs import service as handoffs
+from handoff_api.models import BrokerCursor, Message
+
+log = structlog.get_logger(__name__)
+CURSOR_NAME = "rasa_sql_broker"
+BATCH = 500
+# Until Rasa has created its table (its first start) the table is looked for this often, not on every poll:
+# looking for a missing table (reflection) costs a few milliseconds of CPU, ten times a second.
+TABLE_LOOK_AGAIN_SECONDS = 1.0
+
+
+class SqlBrokerSource:
+    """Reads Rasa's SQL event broker table."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.monotonic) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._table: Table | None = None
+        self._look_again_at = 0.0
+
+    def waiting_for_table(self) -> bool:
+        """The table was missing (or the database away) less than TABLE_LOOK_AGAIN_SECONDS ago."""
+        return self._table is None and self._clock() < self._look_again_at
+
+    def rows_after(self, position: int, limit: int = BATCH) -> list[tuple[int, str, str]]:
+        try:
+            if self._table is None:
+                self._table = Table("events", MetaData(), autoload_with=self._engine)
+            table = self._table
+            with self._engine.connect() as conn:
+                result = conn.execute(
+                    select(table.c.id, table.c.sender_id, table.c.data)
+                    .where(table.c.id > position)
+                    .order_by(table.c.id)
+                    .limit(limit)
+                )
+                return [(int(r[0]), str(r[1]), str(r[2])) for r in result]
+        except (NoSuchTableError, OperationalError, ProgrammingError) as exc:
+            # Rasa creates the table on its first start; until then there is nothing to read.
+            self._table = None
+            self._look_again_at = self._clock() + TABLE_LOOK_AGAIN_SECONDS
+            log.debug("broker.not_ready", error=str(exc))
+            return []
+
+
+def _cursor(session: Session) -> int:
+    cursor = session.get(BrokerCursor, CURSOR_NAME)
+    if cursor is None:
+        session.add(BrokerCursor(name=CURSOR_NAME, position=0))
+        session.flush()
+        return 0
+    return cursor.position
+
+
+def apply_event(
+    session: Session, sender_id: str, source_key: str, event: dict[str, Any], reopen_days: int
+) -> bool:
+    """Puts one Rasa event in the transcript of the conversation's handoff if it belongs there.
+
+    `source_key` names the event for good (the broker row, or a key derived from the AMQP message): a
+    transcript holds each key once, so applying an event again (a redelivery) changes nothing.
+    Returns whether a line was appended.
+    """
+    kind = event.get("event")
+    if kind not in ("user", "bot"):
+        return False
+    metadata = event.get("metadata") or {}
+    if kind == "bot" and ("helpdesk_message_id" in metadata or "helpdesk_return" in metadata):
+        return False  # the echo of what an agent (or a return to the bot) already put in the transcript
+    handoff = handoffs.open_for_conversation(session, sender_id)
+    if handoff is None and kind == "user" and reopen_days > 0:
+        resolved = handoffs.reopenable(session, sender_id, reopen_days)
+        if resolved is not None and _has_line(session, resolved.id, source_key):
+            return False  # a redelivery of the line that is already there: it must not reopen the handoff
+        if resolved is not None:
+            # The customer wrote again soon after an engineer closed it without handing back to the bot.
+            handoff = handoffs.reopen(session, resolved)
+    if handoff is None:
+        return False
+    timestamp = float(event.get("timestamp") or 0)
+    # The bot sent lines up to the cutoff with the handoff; ISO timestamps there carry only microseconds.
+    if timestamp and timestamp <= handoff.transcript_cutoff + 0.001:
+        return False
+    text = event.get("text")
+    if not text:
+        return False
+    at = (
+        datetime.fromtimestamp(timestamp, UTC).replace(tzinfo=None)
+        if timestamp
+        else datetime.now(UTC).replace(tzinfo=None)
+    )
+    role = "customer" if kind == "user" else "bot"
+    # While an engineer holds the chat the bot is paused and cannot mask what the customer types; and one
+    # unstorable character must not stop the transcript.
+    line = redact(str(text)) if role == "customer" else storable(str(text))
+    return handoffs.append_customer_message(session, handoff, role, line, at, source_key) is not None
+
+
+def _has_line(session: Session, handoff_id: int, source_key: str) -> bool:
+    return (
+        session.scalar(
+            select(Message.id).where(Message.handoff_id == handoff_id, Message.source_key == source_key)
+        )
+        is not None
+    )
+
+
+class _LostRace(Exception):
+    pass
+
+
+def consume_once(factory: sessionmaker[Session], source: SqlBrokerSource, reopen_days: int = 7) -> int:
+    """One batch; returns how many transcript lines were appended."""
+    if source.waiting_for_table():
+        return 0
+    try:
+        return _consume_batch(factory, source, reopen_days)
+    except _LostRace:
+        return 0  # another worker consumed this batch first; its transaction stands, ours rolled back
+
+
+def _consume_batch(factory: sessionmaker[Session], source: SqlBrokerSource, reopen_days: int) -> int:
+    with factory() as session, session.begin():
+        start = _cursor(session)
+        rows = source.rows_after(start)
+        if not rows:
+            return 0
+        appended = 0
+        for row_id, sender_id, data in rows:
+            try:
+                event = json.loads(data)
+            except ValueError:
+                log.warning("broker.bad_row", row=row_id)
+                continue
+            if not isinstance(event, dict):
+                continue
+            if apply_event(session, sender_id, f"rasa:{row_id}", event, reopen_days):
+                appended += 1
+        moved = changed_rows(
+            session.execute(
+                update(BrokerCursor)
+                .where(BrokerCursor.name == CURSOR_NAME, BrokerCursor.position == start)
+                .values(position=rows[-1][0])
+            )
+        )
+        if not moved:
+            raise _LostRace
+        return appended
