@@ -29,7 +29,7 @@ RASA := $(CURDIR)/$(VENV_BOT)/bin/rasa
 MODELS := $(HELPDESK_DATA_DIR)/models
 DEMO_ENV := $(HELPDESK_DATA_DIR)/demo.env
 
-.PHONY: help install system-deps run train test test-service test-kb test-deploy test-actions test-bot test-e2e test-channels test-browser test-load screenshots lint bench lock clean
+.PHONY: help install system-deps sentence-model run train test test-service test-kb test-deploy test-actions test-bot test-e2e test-channels test-browser test-load screenshots lint bench lock clean
 
 help:
 	@echo "make run    install what is missing, train the bot if its data changed, start everything (demo mode)"
@@ -44,7 +44,7 @@ $(VENV)/.installed: pyproject.toml requirements/service.txt $(TEXT_LIB)/pyprojec
 	test -x $(VENV)/bin/python || $(PY311) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e $(TEXT_LIB)
-	$(VENV)/bin/pip install -q -c requirements/service.txt -e '.[test,bench]'
+	$(VENV)/bin/pip install -q -c requirements/service.txt -e '.[test,bench,export]'
 	touch $@
 
 $(VENV_BOT)/.installed: requirements/bot.txt $(TEXT_LIB)/pyproject.toml
@@ -71,10 +71,19 @@ system-deps:
 	fi
 
 BOT_INPUTS := bot/config.yml bot/domain.yml $(shell find bot/data -name '*.yml' 2>/dev/null)
+# The sentence model of the bot's NLU (bot/nlu/sentence_embeddings.py), exported once to ONNX from the
+# service's environment (Rasa's has no torch): from the PyPI package, nothing downloaded.
+export HELPDESK_SENTENCE_MODEL_DIR ?= $(HELPDESK_DATA_DIR)/nlu/all-minilm-l6-v2
+SENTENCE_MODEL := $(HELPDESK_SENTENCE_MODEL_DIR)/model.onnx
+
+$(SENTENCE_MODEL): scripts/export_sentence_model.py | $(VENV)/.installed
+	$(VENV)/bin/python -W ignore scripts/export_sentence_model.py $(HELPDESK_SENTENCE_MODEL_DIR)
+
+sentence-model: $(SENTENCE_MODEL)
 
 # Retrains when the bot's data or config is newer than the last model; Rasa's fingerprinted training
 # cache (RASA_CACHE_DIRECTORY) then retrains only the parts of the pipeline whose inputs changed.
-$(MODELS)/.trained: $(BOT_INPUTS) | $(VENV_BOT)/.installed
+$(MODELS)/.trained: $(BOT_INPUTS) bot/nlu/sentence_embeddings.py $(SENTENCE_MODEL) | $(VENV_BOT)/.installed
 	@mkdir -p $(MODELS)
 	cd bot && start=$$(date +%s) && $(RASA) train --out $(MODELS) && echo "bot trained in $$(( $$(date +%s) - start )) s"
 	touch $@

@@ -5,7 +5,7 @@ Run:  .venv/bin/python bench/bot_latency.py [--concurrency 1,10,50] [--turns 100
 
 Two bots, one after the other, each alone on the machine:
 
-* ours:  the service, the action server and Rasa with the trained model (tests/e2e/stack.py);
+* ours:  the service, the action server and Rasa with the trained model (tests/harness/stack.py);
 * stock: bench/stock_bot, a Rasa project with responses only (no custom action, no action server),
          the same NLU components and policies, trained by the bench into $HELPDESK_DATA_DIR/bench/.
 

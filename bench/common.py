@@ -209,7 +209,7 @@ def stack_memory(processes: dict[str, Process]) -> dict[str, dict[str, Any]]:
 
 @dataclass
 class BenchStack(Stack):
-    """tests/e2e/stack.py's Stack with extra environment and each process's start -> ready time."""
+    """tests/harness/stack.py's Stack with extra environment and each process's start -> ready time."""
 
     extra_env: dict[str, str] = field(default_factory=dict)
     ready_seconds: dict[str, float] = field(default_factory=dict)

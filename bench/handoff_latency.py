@@ -4,9 +4,9 @@ Run:  .venv/bin/python bench/handoff_latency.py [--handoffs 30] [--quick] [--top
 
 Runs on two topologies, one after the other, each started fresh with the trained model:
 
-* single:     what `make run` starts (tests/e2e/stack.py): SQLite for the service and Rasa's tracker
+* single:     what `make run` starts (tests/harness/stack.py): SQLite for the service and Rasa's tracker
               store, Rasa's SQL event broker (the service polls its table every 0.1 s);
-* production: what deploy/ runs (tests/e2e/cluster.py, two Rasa instances, two service workers):
+* production: what deploy/ runs (tests/harness/cluster.py, two Rasa instances, two service workers):
               PostgreSQL for the service and the tracker store, Redis for Rasa's lock store and
               socket.io rooms, Rasa's pika broker on RabbitMQ (pushed to the service's consumer).
               Handoff n's customer talks to Rasa n % 2 and the agent's reply goes through worker

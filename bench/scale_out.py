@@ -3,7 +3,7 @@
 Run:  .venv/bin/python bench/scale_out.py [--instances 1,2] [--concurrency 20] [--seconds 60]
                                           [--count 2000] [--clients 16] [--quick] [--out FILE]
 
-Each topology is started as tests/e2e/cluster.py starts it for the scale-out test: N Rasa instances
+Each topology is started as tests/harness/cluster.py starts it for the scale-out test: N Rasa instances
 (PostgreSQL tracker store, Redis lock store, RabbitMQ event broker, socket.io rooms shared through
 Redis), one action server, and N service processes (one uvicorn worker each) on one PostgreSQL
 database consuming the RabbitMQ queue, each pushing agent messages through its own Rasa instance.

@@ -50,7 +50,7 @@ def section_scale_out(data: dict[str, Any], out: Path) -> tuple[list[str], list[
     settings = data.get("settings", {})
     lines = ["## 6. Scale-out: one Rasa instance and service worker vs two (real infrastructure)", ""]
     lines.append(
-        "From `bench/scale_out.py`: each topology as `tests/e2e/cluster.py` starts it (Rasa on a "
+        "From `bench/scale_out.py`: each topology as `tests/harness/cluster.py` starts it (Rasa on a "
         "PostgreSQL tracker store, Redis lock store and RabbitMQ broker; service workers on one "
         "PostgreSQL database), one after the other in the same run; `N x` is N Rasa instances and N "
         f"service workers. Bot: {settings.get('concurrency', '?')} REST customers in a closed loop, each "

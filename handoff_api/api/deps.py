@@ -78,7 +78,7 @@ async def committed(session: Session, work: Callable[[], T]) -> T:
 
 SettingsDep = Annotated[Settings, Depends(_settings_dependency)]
 # scope="function": the transaction commits (or fails) before the response is sent, so a client never
-# gets 2xx for a write that did not commit (a failed commit is a 503, handoff_api/ops/errors.py), and a
+# gets 2xx for a write that did not commit (a failed commit is a 503, handoff_api/api/errors.py), and a
 # long response (server-sent events) does not hold a database connection.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
@@ -90,7 +90,7 @@ def _user_with_token(session: Session, token_hash: str) -> User | None:
 async def _signed_in_user(
     request: Request, session: Session, credentials: HTTPAuthorizationCredentials | None
 ) -> User:
-    """The token's user: from the token cache (no query) or the database (core/token_cache.py)."""
+    """The token's user: from the token cache (no query) or the database (users/token_cache.py)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized()
     token_hash = hash_token(credentials.credentials, request.app.state.secret_key)

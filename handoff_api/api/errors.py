@@ -7,7 +7,7 @@
 - The database unavailable (PostgreSQL down, restarting or unreachable, connections reset, the pool
   exhausted, SQLite's write lock held beyond the busy timeout) is 503 with `Retry-After`: the client
   may retry the same request. The request's transaction is rolled back, so nothing is half-written.
-  tests/service/test_database_unavailable.py.
+  tests/service/core/test_database_unavailable.py.
 """
 
 import structlog

@@ -30,7 +30,7 @@ def serve(
         port=port or settings.helpdesk_port,
         workers=workers,
         log_level="info",
-        # The service logs every request itself, as JSON with its request id (ops/request_id.py).
+        # The service logs every request itself, as JSON with its request id (api/middleware/request_id.py).
         access_log=False,
         proxy_headers=True,
     )

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     rasa_token: str = ""
     # Where the service reads Rasa's events (customer messages while an engineer holds the chat):
     # "sql", Rasa's SQL event broker table (RASA_EVENTS_DB_URL), or "rabbitmq", Rasa's pika event broker
-    # (endpoints.yml `event_broker: type: pika`; handoff_api/services/broker_amqp.py).
+    # (endpoints.yml `event_broker: type: pika`; handoff_api/rasa/amqp_broker.py).
     helpdesk_event_broker: Literal["sql", "rabbitmq"] = "sql"
     # Rasa's SQL event broker database: the SQL broker's source, and what the daily report counts bot
     # conversations from. With RabbitMQ, point it at Rasa's SQL tracker store (its `events` table has the
@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     helpdesk_auth_failure_window_seconds: float = 60.0
     # Requests per token per minute (sliding window); 0 turns the per-token limit off.
     helpdesk_token_rate_limit_per_minute: int = 1200
-    # How long a worker remembers who a token belongs to (core/token_cache.py): a revocation or rotation made
+    # How long a worker remembers who a token belongs to (users/token_cache.py): a revocation or rotation made
     # by another process (the CLI) takes effect within this many seconds. 0: every request asks the database.
     helpdesk_token_cache_seconds: float = 5.0
 

@@ -107,7 +107,7 @@ def _no_autocommit_in_the_pool(engine: Engine) -> None:
 def statements_alone(session: Session) -> Iterator[None]:
     """On PostgreSQL, each statement in the block commits by itself (the driver's autocommit): no BEGIN
     before it and no COMMIT after, two round trips fewer, for a request whose write is one statement
-    (services/single_statement_writes.py) and whose reads need not see one snapshot. After the block the
+    (handoffs/postgresql.py) and whose reads need not see one snapshot. After the block the
     session's statements are a transaction again, for what must hold together (the slow paths).
 
     Nothing changes on SQLite, or when the session's transaction has already run a statement."""

@@ -5,7 +5,7 @@ transcript line, the first response time (once), the outbox entry that carries t
 the history entry. On PostgreSQL the same work is one statement whose data-modifying CTEs share the handoff
 they read (`target`) and the new line's id (`line`): one round trip instead of five, and one statement for the
 server to run instead of five. The rows are the same as the SQLite path writes, column for column
-(tests/service/test_write_path.py runs both on both databases).
+(tests/service/handoffs/test_write_path.py runs both on both databases).
 
 No row comes back when the handoff is not one the agent may reply in (unknown, another tier's, resolved,
 or held by someone else, unless the agent is a lead); nothing is written then, and the caller's slow path

@@ -84,7 +84,7 @@ class Message(Base):
 
 
 # The `source_key` of a line the help desk itself told the customer: its ticket waits in a queue again
-# (services/handoffs.py, `_tell_waiting`).
+# (handoffs/service.py, `_tell_waiting`).
 NOTICE_KEY_PREFIX = "notice:"
 # The lines the desk sent the customer after the handoff: the engineers' replies and the desk's notices
 # (what a widget catches up on and a follow-up mail carries).

@@ -1,10 +1,10 @@
 """Wakes this worker when another worker commits an outbox item or a handoff event (PostgreSQL LISTEN).
 
 A worker wakes its own outbox deliverer and event streams directly when it commits (`outbox_wakeup`,
-services/feed_signal.py). What another worker commits it used to see only by polling: the outbox
+signals/local.py). What another worker commits it used to see only by polling: the outbox
 deliverer (one worker, under a lease) found another worker's reply on its next pass, up to half a
 second later, and an agent's event stream found the broker consumer's events (customers' lines) on its
-next read, up to 0.1 s later. On PostgreSQL each worker's publisher (services/change_publisher.py)
+next read, up to 0.1 s later. On PostgreSQL each worker's publisher (signals/publisher.py)
 sends a notification after such a commit and every worker LISTENs here. SQLite serves one worker:
 nothing to hear.
 """

@@ -6,8 +6,8 @@ or the broker consumer and the API of the same process), and for those waiting o
 is pure latency: a session that inserted a handoff event marks itself (`mark`), and its commit wakes
 every stream of the process at once. Commits happen in worker threads, streams wait on the event loop:
 the wake-up crosses over with `call_soon_threadsafe`. Other workers' events wake it too on PostgreSQL
-(`services/change_signals.py` calls `notify` on each notification), and the commit here tells them
-(`services/change_publisher.py`).
+(`signals/listener.py` calls `notify` on each notification), and the commit here tells them
+(`signals/publisher.py`).
 """
 
 import asyncio

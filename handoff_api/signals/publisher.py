@@ -6,7 +6,7 @@ triggers on the tables (migration 0006): one NOTIFY inside every writing transac
 heard, its own included, and which PostgreSQL serializes across the whole server at commit (a NOTIFY
 takes a cluster-wide lock until the commit is flushed). A publisher instead sends after the commit, from
 a connection of its own that does not wait for the flush, and coalesces: what is committed while a
-notification is on its way goes in the next one. The receiving side is services/change_signals.py.
+notification is on its way goes in the next one. The receiving side is signals/listener.py.
 
 A notification is only a wake-up: the streams and the deliverer read the database, and poll as a safety
 net, so one that is lost (the connection drops) delays, and never loses, anything.

@@ -79,7 +79,7 @@ async def _leader_loop(
     # The holder renews every third of the term: between passes, while passes follow one another without
     # a pause (a busy outbox), and during a long pass; a lease that lapses lets a second worker deliver the
     # same items. Another worker asks at most once a second, not on every pass: it is woken on every
-    # queued reply (services/change_signals.py) and would otherwise ask each time.
+    # queued reply (signals/listener.py) and would otherwise ask each time.
     checked_at = -LEASE_SECONDS
     passed_at = -pass_gap
     leader = False

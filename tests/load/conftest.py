@@ -1,4 +1,4 @@
-"""The real stack (tests/e2e/stack.py) with as many L2 agents as the run needs, and the run's size.
+"""The real stack (tests/harness/stack.py) with as many L2 agents as the run needs, and the run's size.
 
 Sizes: the default run is small (`make test-load`: 20 customers, 4 agents, 30 s); `HELPDESK_LOAD_FULL=1`
 (set by `.ci/run`) runs the issue's size, 200 customers and 20 agents for 150 s. Each figure can be set

@@ -1,7 +1,7 @@
 """Server-sent events for the caller's queues, resumable with Last-Event-ID.
 
-A stream reads the event log: at once when its own worker commits an event (services/feed_signal.py) or,
-on PostgreSQL, when any worker does (services/change_signals.py); else every POLL_SECONDS, which is how
+A stream reads the event log: at once when its own worker commits an event (signals/local.py) or,
+on PostgreSQL, when any worker does (signals/listener.py); else every POLL_SECONDS, which is how
 events written by other workers arrive on SQLite or while the notifications are away. While this worker
 hears every commit, the timer is a safety net (a notification lost with its connection) and reads every
 HEARING_POLL_SECONDS: 100 idle consoles then cost 50 reads a second, not 1,000. A stream waiting at a

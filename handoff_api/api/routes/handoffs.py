@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1/handoffs", tags=["handoffs"])
 
 def _wake_outbox(request: Request) -> None:
     """On the event loop only: asyncio.Event is not thread-safe. Another worker is told only if it delivers
-    the outbox (services/change_publisher.py)."""
+    the outbox (signals/publisher.py)."""
     request.app.state.outbox_wakeup.set()
     request.app.state.change_publisher.outbox_queued()
 

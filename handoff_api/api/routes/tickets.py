@@ -71,7 +71,7 @@ def request_follow_up(
 ) -> schemas.FollowUpOut:
     """The customer wants e-mail about a ticket while nobody is online: recorded on the handoff
     (`context.email_follow_up`, `customer.email` when unknown, a history entry) and confirmed by mail.
-    From then on the engineers' replies are mailed to that address too (services/followup_mail.py);
+    From then on the engineers' replies are mailed to that address too (feedback/followups.py);
     asking again for the same address changes nothing about what is mailed."""
     handoff = _owned(session, number, body.conversation_id)
     email = str(body.email)

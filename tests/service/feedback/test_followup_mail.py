@@ -1,4 +1,4 @@
-"""The engineers' replies reach a customer who asked for e-mail follow-up (services/followup_mail.py)."""
+"""The engineers' replies reach a customer who asked for e-mail follow-up (feedback/followups.py)."""
 
 from __future__ import annotations
 

@@ -421,7 +421,7 @@ def _reply_rows(settings: Settings, handoff_id: int) -> dict[str, Any]:
 def test_a_reply_writes_the_same_rows_on_every_database(
     settings: Settings, client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory
 ) -> None:
-    """PostgreSQL writes a reply in one statement (services/single_statement_writes.py), SQLite in five:
+    """PostgreSQL writes a reply in one statement (handoffs/postgresql.py), SQLite in five:
     the same rows, column for column, on both."""
     handoff = handoff_factory.create("same-rows")
     handoff_id = int(str(handoff["id"]))
