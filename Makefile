@@ -104,7 +104,7 @@ lint: install
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/mypy handoff_api knowledge_base
 	$(VENV)/bin/mypy --python-version 3.10 $(TEXT_LIB)/helpdesk_text
-	cd bot && $(CURDIR)/$(VENV)/bin/mypy --config-file ../pyproject.toml --python-executable $(CURDIR)/$(VENV_BOT)/bin/python --python-version 3.10 --explicit-package-bases actions connectors
+	cd bot && $(CURDIR)/$(VENV)/bin/mypy --config-file ../pyproject.toml --python-executable $(CURDIR)/$(VENV_BOT)/bin/python --python-version 3.10 --explicit-package-bases actions connectors nlu
 	$(VENV)/bin/lint-imports
 	cd bot && $(CURDIR)/$(VENV)/bin/lint-imports --config importlinter.ini
 	$(VENV)/bin/python scripts/check_comments.py

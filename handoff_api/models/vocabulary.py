@@ -22,6 +22,7 @@ Reason = Literal[
     "action_failed",
     "action_server_unavailable",
     "reported_issue",
+    "security_incident",
 ]
 
 TIERS: tuple[Tier, ...] = get_args(Tier)

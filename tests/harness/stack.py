@@ -27,10 +27,18 @@ def free_port() -> int:
         return port
 
 
+# The bot's sentence model, exported once by `make train` (bot/nlu/sentence_embeddings.py): every stack
+# shares the repository's copy.
+SENTENCE_MODEL_DIR = Path(
+    os.environ.get("HELPDESK_SENTENCE_MODEL_DIR") or ROOT / "var" / "nlu" / "all-minilm-l6-v2"
+)
+
+
 def base_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HELPDESK_", "RASA_", "DATABASE_URL"))}
     env.update(
         HELPDESK_DATA_DIR=str(data_dir),
+        HELPDESK_SENTENCE_MODEL_DIR=str(SENTENCE_MODEL_DIR),
         RASA_TELEMETRY_ENABLED="false",
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",

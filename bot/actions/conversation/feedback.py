@@ -1,4 +1,9 @@
-"""Satisfaction: a 1-5 rating after a solved flow, and when an engineer hands the customer back."""
+"""Satisfaction: a 1-5 rating after a solved flow, and when an engineer hands the customer back.
+
+A rating is read only while the bot waits for one (`rating_for` is set when it asks): "install my Canon
+printer on Ubuntu 22.04" is a request with numbers in it, never a rating of 2. A number the customer
+sends when no rating was asked for is answered as any other unclear message is.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import re
 
 from helpdesk_text.redaction import redact
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -44,11 +49,12 @@ class ActionSaveRating(Action):  # type: ignore[misc]  # rasa-sdk ships no type 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        rating = rating_of(tracker)
+        target = tracker.get_slot("rating_for")
+        rating = rating_of(tracker) if target else None
         if rating is None:
-            dispatcher.utter_message(response="utter_ask_rating")
-            return []
-        target = tracker.get_slot("rating_for") or "conversation"
+            # No rating question waits (or this is no rating): treat it as a message the bot did not
+            # understand, from the knowledge base with one clarifying question.
+            return [FollowupAction("action_answer_from_kb")]
         body: dict[str, object] = {"conversation_id": tracker.sender_id, "rating": rating}
         if target.isdigit():
             body["handoff_id"] = int(target)
@@ -83,7 +89,12 @@ class ActionHandedBack(Action):  # type: ignore[misc]
             or "your ticket"
         )
         dispatcher.utter_message(response="utter_handed_back", ticket_number=number)
+        # About the engineer's help on the ticket, and asked even when the bot asked before: it rates
+        # another person's work.
         events = flow.ask_rating(
-            dispatcher, handoff_id if handoff_id and handoff_id.isdigit() else "conversation"
+            dispatcher,
+            tracker,
+            handoff_id if handoff_id and handoff_id.isdigit() else "conversation",
+            ticket_number=number,
         )
         return [*events, SlotSet("handoff_ticket", None)]

@@ -15,6 +15,7 @@ HANDOVER = "handover"  # hand over to an engineer (handoff_* slots say why)
 COLLECT_DETAILS = "collect_details"  # gather the problem's details, then hand over
 OFFER_RESET_LINK = "offer_reset_link"  # account was not locked: offer a reset link
 USE_KB = "use_kb"  # no guided setup: answer from the knowledge base instead
+ASK_DEVICE = "ask_device"  # the guide depends on the device: ask which one first
 
 
 def outcome(value: str) -> SlotSet:
@@ -62,10 +63,70 @@ def hand_over(
     return events
 
 
-def ask_rating(dispatcher: CollectingDispatcher, rating_for: str = "conversation") -> list[EventType]:
-    """After a solved flow (or a hand-back, with the handoff id): how did we do, 1-5?"""
-    dispatcher.utter_message(response="utter_ask_rating")
-    return [SlotSet("rating_for", rating_for), outcome(DONE)]
+def ask_rating(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    rating_for: str = "conversation",
+    ticket_number: str | None = None,
+) -> list[EventType]:
+    """After a solved flow (or a hand-back, with the handoff id): how did we do, 1-5? Once per
+    conversation: a customer who solves three things is not asked three times. After a hand-back the
+    question is about the engineer's help on the ticket, not about the bot."""
+    if tracker.get_slot("rating_asked") and not ticket_number:
+        dispatcher.utter_message(response="utter_anything_else")
+        return [outcome(DONE)]
+    if ticket_number:
+        dispatcher.utter_message(response="utter_ask_rating_engineer", ticket_number=ticket_number)
+    else:
+        dispatcher.utter_message(response="utter_ask_rating")
+    return [SlotSet("rating_for", rating_for), SlotSet("rating_asked", True), outcome(DONE)]
+
+
+def yes_no_buttons() -> list[dict[str, str]]:
+    return [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+
+
+def retried(tracker: Tracker, question: str) -> bool:
+    """The customer already answered `question` once with something the bot could not use."""
+    counts = tracker.get_slot("form_retries")
+    return isinstance(counts, dict) and int(counts.get(question, 0)) >= 1
+
+
+def retry_counted(question: str, tracker: Tracker) -> dict[str, Any]:
+    counts = tracker.get_slot("form_retries")
+    counts = dict(counts) if isinstance(counts, dict) else {}
+    counts[question] = int(counts.get(question, 0)) + 1
+    return {"form_retries": counts}
+
+
+def retry_reset(question: str, tracker: Tracker) -> dict[str, Any]:
+    counts = tracker.get_slot("form_retries")
+    counts = {k: v for k, v in counts.items() if k != question} if isinstance(counts, dict) else {}
+    return {"form_retries": counts or None}
+
+
+def active_loop_just_ended(tracker: Tracker, form: str) -> bool:
+    """`form` ran and ended since the customer's latest message (its answers are fresh)."""
+    ran = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            return False
+        if kind == "active_loop" and event.get("name") == form:
+            return True
+        if kind == "action" and event.get("name") == form:
+            ran = True
+        if ran and kind == "active_loop" and event.get("name") is None:
+            return True
+    return False
+
+
+NOT_SURE = ("not sure", "dont know", "don't know", "no idea", "dunno", "unsure", "weiß nicht", "keine ahnung")
+
+
+def not_sure(text: str) -> bool:
+    lowered = text.lower()
+    return any(words in lowered for words in NOT_SURE)
 
 
 def slot_list(tracker: Tracker, name: str) -> list[Any]:

@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.conversation import flow
-from actions.conversation.devices import canonical_device
+from actions.conversation.devices import device_of
 
 IMPACT_WORDS = {
     "many": r"every(one|body)|whole|all of us|company|office|building|site|many|lots",
@@ -56,8 +56,35 @@ def _match(table: dict[str, str], text: str) -> str | None:
     return next((key for key, pattern in table.items() if re.search(pattern, lowered)), None)
 
 
+# What a slot holds when the customer could not say: the form moves on, the engineer sees "unknown".
+UNKNOWN = "unknown"
+
+
+def _one_of(
+    tracker: Tracker,
+    dispatcher: CollectingDispatcher,
+    slot: str,
+    table: dict[str, str],
+    text: str,
+    rephrase: str,
+) -> dict[str, Any]:
+    """One of the table's answers; "not sure", or a second answer the bot cannot read, moves on as
+    unknown (a person reads the words in the transcript); the first such answer is asked once more."""
+    if flow.latest_intent(tracker) == "dont_know" or flow.not_sure(text):
+        return {slot: UNKNOWN, **flow.retry_reset(slot, tracker)}
+    found = _match(table, text)
+    if found is not None:
+        return {slot: found, **flow.retry_reset(slot, tracker)}
+    if not text or flow.retried(tracker, slot):
+        return {slot: UNKNOWN, **flow.retry_reset(slot, tracker)}
+    dispatcher.utter_message(response=rephrase)
+    return {slot: None, **flow.retry_counted(slot, tracker)}
+
+
 def priority_for(impact: str | None, urgency: str | None) -> str:
-    return PRIORITY.get((impact or "me", urgency or "medium"), "p3")
+    impact = impact if impact and impact != UNKNOWN else "me"
+    urgency = urgency if urgency and urgency != UNKNOWN else "medium"
+    return PRIORITY.get((impact, urgency), "p3")
 
 
 def category_for(*texts: str | None) -> str:
@@ -72,25 +99,19 @@ class ValidateIssueForm(FormValidationAction):  # type: ignore[misc]
     async def validate_issue_impact(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        impact = _match(IMPACT_WORDS, str(value or ""))
-        if impact is None and value:
-            dispatcher.utter_message(response="utter_choose_impact")
-        return {"issue_impact": impact}
+        return _one_of(tracker, dispatcher, "issue_impact", IMPACT_WORDS, str(value or ""), "utter_choose_impact")
 
     async def validate_issue_urgency(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        urgency = _match(URGENCY_WORDS, str(value or ""))
-        if urgency is None and value:
-            dispatcher.utter_message(response="utter_choose_urgency")
-        return {"issue_urgency": urgency}
+        return _one_of(tracker, dispatcher, "issue_urgency", URGENCY_WORDS, str(value or ""), "utter_choose_urgency")
 
     async def validate_device(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         # Any answer is useful to an engineer ("the big printer on floor 2"); keep it short.
         text = str(value or "").strip()[:200]
-        return {"device": canonical_device(text) or text or None}
+        return {"device": device_of(text) or text or None}
 
     async def validate_issue_since(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -46,6 +46,11 @@ INTERNAL_SLOTS = frozenset(
         "setup_help_given",
         "failing_step",
         "rating_for",
+        "rating_asked",
+        "setup_offered",
+        "setup_rephrased",
+        "kb_rephrased",
+        "form_retries",
         "followup_answer",
         "followup_email",
     }
@@ -53,7 +58,7 @@ INTERNAL_SLOTS = frozenset(
 PRIORITIES = frozenset({"p1", "p2", "p3", "p4"})
 
 # Answers to the bot's own questions say nothing about what the customer needs.
-_ANSWER_INTENTS = frozenset({"affirm", "deny"})
+_ANSWER_INTENTS = frozenset({"affirm", "deny", "dont_know", "choose_article", "rate"})
 
 # What the customer came for, in the queue's words.
 TOPIC_INTENTS: dict[str, tuple[str, str]] = {
@@ -61,6 +66,8 @@ TOPIC_INTENTS: dict[str, tuple[str, str]] = {
     "account_locked": ("accounts", "Locked account"),
     "device_setup": ("devices", "Device setup"),
     "report_issue": ("incidents", "Problem report"),
+    "how_to": ("questions", "How-to question"),
+    "security_incident": ("security", "Security incident"),
     "ticket_status": ("tickets", "Ticket status question"),
 }
 
@@ -72,6 +79,8 @@ REASON_PHRASES: dict[str, str] = {
     "identity_verification_failed": "identity verification failed",
     "action_server_unavailable": "the bot's action server was unavailable",
     "action_failed": "one of the bot's actions failed",
+    "security_incident": "a possible security incident, handed over at once",
+    "reported_issue": "the customer reported a problem",
 }
 
 # Keeps the body well under any size limit of the service while covering a long chat.

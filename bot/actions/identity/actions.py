@@ -110,7 +110,7 @@ async def _unlock(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[Ev
         return flow.hand_over("flow_failed", priority="p2", category="accounts")
     if body.get("was_locked"):
         dispatcher.utter_message(response="utter_account_unlocked", account=tracker.get_slot("account"))
-        return flow.ask_rating(dispatcher)
+        return flow.ask_rating(dispatcher, tracker)
     dispatcher.utter_message(response="utter_account_not_locked")
     return [flow.outcome(flow.OFFER_RESET_LINK)]
 
@@ -134,4 +134,4 @@ async def send_reset_link(dispatcher: CollectingDispatcher, tracker: Tracker) ->
         dispatcher.utter_message(response="utter_identity_service_down")
         return flow.hand_over("flow_failed", priority="p2", category="accounts")
     dispatcher.utter_message(response="utter_reset_link_sent", destination=body.get("masked_destination"))
-    return flow.ask_rating(dispatcher)
+    return flow.ask_rating(dispatcher, tracker)

@@ -1,8 +1,10 @@
-"""Answers from the knowledge base: show the best article, ask whether it helped, try the next one.
+"""Answers from the knowledge base: the best article by its title first, "did this help?", the next one.
 
-Every article shown and the customer's verdict go into `kb_articles_tried`, which the handoff
-sends to the engineer. Unclear messages (`nlu_fallback`) try the knowledge base first, then ask
-one clarifying question; a second unclear message in a row goes to a person.
+Every article shown and the customer's verdict ("helped", "did_not_help", or "not_asked": not what
+they asked) go into `kb_articles_tried`, which the handoff sends to the engineer. Only articles that
+answer about as well as the first are offered next; after those, a question is asked once in other
+words, then a person takes over. Unclear messages (`nlu_fallback`) try the knowledge base first, then
+ask one clarifying question; a second unclear message in a row goes to a person.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from actions.knowledge.format import answer_text
 from actions.service import knowledge as kb_client
 
 MAX_ARTICLES_SHOWN = 3
+# The next article is offered only when it scores at least this share of the first one's: a VPN
+# question gets the other VPN article, not "Your computer is slow".
+CLOSE_TO_BEST = 0.8
 PROBLEM_INTENTS = {"report_issue"}
 
 
@@ -67,7 +72,9 @@ class ActionAnswerFromKb(Action):  # type: ignore[misc]  # rasa-sdk ships no typ
         hits, abstain = await kb_client.search(query) if query and not query.startswith("/") else ([], True)
         events: list[EventType] = [SlotSet("kb_query", None), SlotSet("kb_flow", _flow_of(tracker, intent))]
         if hits and not abstain:
-            candidates = [asdict(hit) for hit in hits[1:MAX_ARTICLES_SHOWN]]
+            best = hits[0].score
+            close = [hit for hit in hits[1:MAX_ARTICLES_SHOWN] if hit.score >= best * CLOSE_TO_BEST]
+            candidates = [asdict(hit) for hit in close]
             tried = flow.slot_list(tracker, "kb_articles_tried")
             return [*events, SlotSet("kb_candidates", candidates), *await show(dispatcher, tried, hits[0])]
 
@@ -77,8 +84,11 @@ class ActionAnswerFromKb(Action):  # type: ignore[misc]  # rasa-sdk ships no typ
         if intent in PROBLEM_INTENTS:
             dispatcher.utter_message(response="utter_collect_details")
             return [*events, SlotSet("issue_summary", query[:500]), flow.outcome(flow.COLLECT_DETAILS)]
+        if not tracker.get_slot("kb_rephrased"):
+            dispatcher.utter_message(response="utter_kb_rephrase")
+            return [*events, SlotSet("kb_rephrased", True), flow.outcome(flow.CONTINUE)]
         dispatcher.utter_message(response="utter_kb_no_answer")
-        return [*events, *flow.hand_over("kb_no_answer")]
+        return [*events, SlotSet("kb_rephrased", False), *flow.hand_over("kb_no_answer")]
 
 
 class ActionKbFeedback(Action):  # type: ignore[misc]
@@ -95,13 +105,19 @@ class ActionKbFeedback(Action):  # type: ignore[misc]
             dispatcher.utter_message(response="utter_how_can_i_help")
             return [flow.outcome(flow.CONTINUE)]
         helped = flow.latest_intent(tracker) == "affirm"
+        verdict = "helped" if helped else ("not_asked" if flow.latest_entity(tracker, "verdict") == "not_asked" else "did_not_help")
         tried = [
-            _with_verdict(item, current, helped) for item in flow.slot_list(tracker, "kb_articles_tried")
+            _with_verdict(item, current, verdict) for item in flow.slot_list(tracker, "kb_articles_tried")
         ]
         events: list[EventType] = [SlotSet("kb_articles_tried", tried), SlotSet("kb_current", None)]
         if helped:
             dispatcher.utter_message(response="utter_glad_it_helped")
-            return [*events, SlotSet("kb_candidates", None), *flow.ask_rating(dispatcher)]
+            return [
+                *events,
+                SlotSet("kb_candidates", None),
+                SlotSet("kb_rephrased", False),
+                *flow.ask_rating(dispatcher, tracker),
+            ]
 
         candidates = flow.slot_list(tracker, "kb_candidates")
         if candidates:
@@ -116,13 +132,17 @@ class ActionKbFeedback(Action):  # type: ignore[misc]
                 SlotSet("issue_summary", summary[:500] or None),
                 flow.outcome(flow.COLLECT_DETAILS),
             ]
+        if not tracker.get_slot("kb_rephrased"):
+            # One more try in the customer's own other words before a person takes over.
+            dispatcher.utter_message(response="utter_kb_rephrase")
+            return [*events, SlotSet("kb_rephrased", True), flow.outcome(flow.CONTINUE)]
         dispatcher.utter_message(response="utter_kb_exhausted")
-        return [*events, *flow.hand_over("kb_no_answer")]
+        return [*events, SlotSet("kb_rephrased", False), *flow.hand_over("kb_no_answer")]
 
 
-def _with_verdict(item: Any, current: str, helped: bool) -> Any:
+def _with_verdict(item: Any, current: str, verdict: str) -> Any:
     if isinstance(item, dict) and item.get("article_id") == current and item.get("verdict") == "shown":
-        return {**item, "verdict": "helped" if helped else "did_not_help"}
+        return {**item, "verdict": verdict}
     return item
 
 

@@ -1,11 +1,22 @@
-"""Guided device setup from the knowledge base's step lists: one step at a time, "did that work?".
+"""Guided setup from the knowledge base's step lists: the right guide, confirmed, then one step at a time.
 
-On a "no" the bot helps once with that step (its check and the article's troubleshooting section);
-a second "no" hands over with every step tried and the failing one in the handoff's context.
+The guide is picked by what the customer asked, the device second: the knowledge base ranks guides for
+the question alone, and the device only chooses among guides that answer it about as well (the VPN guide
+for Windows over the one for macOS), never a guide about something else that happens to mention the
+device ("Install Windows updates" for a VPN question). When the closest guides differ only by system and
+the device is unknown, the bot asks which device first.
+
+Before step 1 the customer confirms the guide by its title ("I can walk you through ..."), with the
+next best guides as buttons and "Something else". A "no" asks once what they want to set up; a second
+miss answers from the knowledge base, which ends with a person when nothing helps.
+
+In the guide, a "no" to a step shows what the step should look like when it works and asks again; a
+second "no" hands over with every step tried and the failing one in the handoff's context.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -14,69 +25,133 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.conversation import flow
-from actions.conversation.devices import canonical_device
-from actions.knowledge.format import step_text, trouble_section
+from actions.conversation.devices import device_in_message, device_of
+from actions.knowledge.format import step_text
 from actions.service import knowledge as kb_client
 
-SETUP_SLOTS = ("setup_article", "setup_step", "setup_help_given")
+SETUP_SLOTS = ("setup_article", "setup_step", "setup_help_given", "setup_offered")
+# A guide answers "about as well" as the best one when its score is at least this share of the best's:
+# only those may be preferred for the device.
+CLOSE_TO_BEST = 0.85
+MAX_OFFERED = 3
+ASK_DEVICE = "ask_device"
 
 
 class ValidateDeviceForm(FormValidationAction):  # type: ignore[misc]
+    """Which device: a known system, or "not sure"; anything else once more, then the bot moves on."""
+
     def name(self) -> str:
         return "validate_device_form"
 
     async def validate_device(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if not value:
-            return {"device": None}
-        device = canonical_device(str(value))
-        if device is None:
-            dispatcher.utter_message(response="utter_device_unknown")
-        return {"device": device}
+        if flow.latest_intent(tracker) == "dont_know":
+            return {"device": "unknown"}
+        device = device_of(str(value or ""))
+        if device is not None:
+            return {"device": device}
+        if flow.retried(tracker, "device"):
+            # An error message or a description instead of a device: the guide search still has the
+            # question; the engineer, if one is needed, gets the answer in the transcript.
+            return {"device": "unknown", **flow.retry_reset("device", tracker)}
+        dispatcher.utter_message(response="utter_device_unknown")
+        return {"device": None, **flow.retry_counted("device", tracker)}
 
 
-async def _pick_article(query: str, device: str | None) -> kb_client.Article | None:
-    """The best matching article with steps, preferring one that applies to the device."""
-    hits, abstain = await kb_client.search(query)
-    if abstain:
-        return None
-    fetched = [a for a in [await kb_client.article(h.article_id) for h in hits if h.has_steps][:3] if a]
-    with_steps = [a for a in fetched if a.steps]
+async def guides(query: str) -> list[tuple[kb_client.Article, float]]:
+    """Articles with steps that answer `query`, best first, with their search scores."""
+    hits, abstain = await kb_client.search(query, k=6)
+    if abstain or not hits:
+        return []
+    found: list[tuple[kb_client.Article, float]] = []
+    for hit in hits:
+        if not hit.has_steps or len(found) >= MAX_OFFERED + 1:
+            continue
+        article = await kb_client.article(hit.article_id)
+        if article and article.steps:
+            found.append((article, hit.score))
+    return found
+
+
+def choose(candidates: list[tuple[kb_client.Article, float]], device: str | None) -> list[kb_client.Article]:
+    """The guides in the order to offer: by the question; among those close to the best, the ones for the
+    device first."""
+    if not candidates:
+        return []
+    best = candidates[0][1]
+    close = [article for article, score in candidates if score >= best * CLOSE_TO_BEST]
+    rest = [article for article, score in candidates if score < best * CLOSE_TO_BEST]
+    if device and device != "unknown":
+        close.sort(key=lambda article: 0 if device in article.applies_to else 1)
+    return close + rest
+
+
+def needs_device(candidates: list[tuple[kb_client.Article, float]], device: str | None) -> bool:
+    """The close guides are for different systems, and the customer has not said which one they use."""
     if device:
-        for article in with_steps:
-            if device in article.applies_to:
-                return article
-    return with_steps[0] if with_steps else None
+        return False
+    best = candidates[0][1] if candidates else 0.0
+    systems = {
+        tuple(sorted(article.applies_to))
+        for article, score in candidates
+        if score >= best * CLOSE_TO_BEST and article.applies_to
+    }
+    return len(systems) > 1
+
+
+def offer(dispatcher: CollectingDispatcher, guides_in_order: list[kb_client.Article]) -> list[EventType]:
+    """Names the guide and lets the customer confirm it before step 1 (or pick another)."""
+    top = guides_in_order[0]
+    buttons = [{"title": "Yes, let's start", "payload": "/affirm"}]
+    for other in guides_in_order[1:MAX_OFFERED]:
+        payload = "/choose_article" + json.dumps({"article_id": other.id})
+        buttons.append({"title": other.title, "payload": payload})
+    buttons.append({"title": "Something else", "payload": "/deny"})
+    dispatcher.utter_message(
+        text=f'I can walk you through "{top.title}" ({len(top.steps)} steps). Is that what you need?',
+        buttons=buttons,
+    )
+    return [
+        SlotSet("setup_article", top.id),
+        SlotSet("setup_step", None),
+        SlotSet("setup_help_given", False),
+        SlotSet("setup_offered", [article.id for article in guides_in_order[:MAX_OFFERED]]),
+        flow.outcome(flow.CONTINUE),
+    ]
+
+
+def setup_query(tracker: Tracker) -> str:
+    asked = flow.text_of_latest_intent(tracker, {"device_setup"}) or flow.latest_text(tracker)
+    topic = tracker.get_slot("topic")
+    return " ".join(part for part in (asked, topic if topic and topic.lower() not in asked.lower() else None) if part)
 
 
 class ActionDeviceSetup(Action):  # type: ignore[misc]  # rasa-sdk ships no type information
+    """Finds the guide for what the customer asked and offers it (or asks the device first)."""
+
     def name(self) -> str:
         return "action_device_setup"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        device = tracker.get_slot("device")
-        asked = flow.text_of_latest_intent(tracker, {"device_setup"})
-        query = " ".join(part for part in (asked, tracker.get_slot("topic"), device) if part)
-        article = await _pick_article(query or "set up a new device", device)
-        if article is None:
-            # No guided setup for this: answer from the knowledge base instead.
-            return [SlotSet("kb_query", query), flow.outcome(flow.USE_KB)]
-        dispatcher.utter_message(response="utter_setup_start", title=article.title, count=len(article.steps))
-        dispatcher.utter_message(text=step_text(article, 0))
-        dispatcher.utter_message(response="utter_did_step_work")
-        return [
-            SlotSet("setup_article", article.id),
-            SlotSet("setup_step", 0),
-            SlotSet("setup_help_given", False),
-            flow.outcome(flow.CONTINUE),
-        ]
+        asking_again = flow.active_loop_just_ended(tracker, "device_form")
+        # A device named in this request, or answered just now; never one left over from an earlier flow.
+        device = device_in_message(tracker) or (tracker.get_slot("device") if asking_again else None)
+        query = setup_query(tracker)
+        candidates = await guides(query or "set up a new device")
+        events: list[EventType] = [SlotSet("device", device)]
+        if not candidates:
+            dispatcher.utter_message(response="utter_setup_no_guide")
+            return [*events, SlotSet("kb_query", query), flow.outcome(flow.USE_KB)]
+        if not asking_again and needs_device(candidates, device):
+            return [*events, flow.outcome(ASK_DEVICE)]
+        return [*events, *offer(dispatcher, choose(candidates, device))]
 
 
 class ActionDeviceStep(Action):  # type: ignore[misc]
-    """The customer's yes/no to "did that work?" for the current step."""
+    """The customer's answer to the guide offer, or to "did that work?" for the current step."""
 
     def name(self) -> str:
         return "action_device_step"
@@ -85,27 +160,70 @@ class ActionDeviceStep(Action):  # type: ignore[misc]
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         article_id = tracker.get_slot("setup_article")
+        chose = flow.latest_intent(tracker) == "choose_article"
+        if chose or (article_id and tracker.get_slot("setup_step") is None):
+            return await self._offer_answered(dispatcher, tracker)
         article = await kb_client.article(article_id) if article_id else None
         index = int(tracker.get_slot("setup_step") or 0)
         if article is None or index >= len(article.steps):
             dispatcher.utter_message(response="utter_how_can_i_help")
             return [*(SlotSet(name, None) for name in SETUP_SLOTS), flow.outcome(flow.CONTINUE)]
+        return await self._step_answered(dispatcher, tracker, article, index)
 
+    async def _offer_answered(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        intent = flow.latest_intent(tracker)
+        chosen = flow.latest_entity(tracker, "article_id") if intent == "choose_article" else None
+        if intent == "affirm" or chosen:
+            article = await kb_client.article(chosen or tracker.get_slot("setup_article"))
+            if article is None or not article.steps:
+                dispatcher.utter_message(response="utter_how_can_i_help")
+                return [*(SlotSet(name, None) for name in SETUP_SLOTS), flow.outcome(flow.CONTINUE)]
+            dispatcher.utter_message(response="utter_setup_start", title=article.title, count=len(article.steps))
+            dispatcher.utter_message(text=step_text(article, 0), buttons=flow.yes_no_buttons())
+            return [
+                SlotSet("setup_article", article.id),
+                SlotSet("setup_step", 0),
+                SlotSet("setup_help_given", False),
+                flow.outcome(flow.CONTINUE),
+            ]
+        # Not this guide.
+        tried = [*flow.slot_list(tracker, "kb_articles_tried")]
+        tried += [{"article_id": a, "verdict": "guide_declined"} for a in flow.slot_list(tracker, "setup_offered")]
+        events: list[EventType] = [
+            SlotSet("kb_articles_tried", tried),
+            *(SlotSet(name, None) for name in SETUP_SLOTS),
+        ]
+        if not tracker.get_slot("setup_rephrased"):
+            dispatcher.utter_message(response="utter_setup_clarify")
+            return [*events, SlotSet("setup_rephrased", True), flow.outcome(flow.CONTINUE)]
+        # Asked once already: the knowledge base's answer for what they said, then a person.
+        query = flow.text_of_latest_intent(tracker, {"device_setup"})
+        return [*events, SlotSet("setup_rephrased", False), SlotSet("kb_query", query), flow.outcome(flow.USE_KB)]
+
+    async def _step_answered(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, article: kb_client.Article, index: int
+    ) -> list[EventType]:
         worked = flow.latest_intent(tracker) == "affirm"
         helped_before = bool(tracker.get_slot("setup_help_given"))
-        label = (
-            f"{article.id} step {index + 1} of {len(article.steps)}: {article.steps[index]['instruction']}"
-        )
+        label = f"{article.id} step {index + 1} of {len(article.steps)}: {article.steps[index]['instruction']}"
         verdict = "worked" if worked else ("did not work after help" if helped_before else "did not work")
-        tried = [*flow.slot_list(tracker, "steps_tried"), f"{label} -> {verdict}"]
-        events: list[EventType] = [SlotSet("steps_tried", tried)]
+        events: list[EventType] = [SlotSet("steps_tried", [*flow.slot_list(tracker, "steps_tried"), f"{label} -> {verdict}"])]
 
         if worked:
             if index + 1 == len(article.steps):
                 dispatcher.utter_message(response="utter_setup_done", title=article.title)
-                return [*events, *(SlotSet(name, None) for name in SETUP_SLOTS), *flow.ask_rating(dispatcher)]
-            dispatcher.utter_message(text=step_text(article, index + 1))
-            dispatcher.utter_message(response="utter_did_step_work")
+                tried = [
+                    *flow.slot_list(tracker, "kb_articles_tried"),
+                    {"article_id": article.id, "title": article.title, "verdict": "guide_completed"},
+                ]
+                return [
+                    *events,
+                    SlotSet("kb_articles_tried", tried),
+                    SlotSet("setup_rephrased", False),
+                    *(SlotSet(name, None) for name in SETUP_SLOTS),
+                    *flow.ask_rating(dispatcher, tracker),
+                ]
+            dispatcher.utter_message(text=step_text(article, index + 1), buttons=flow.yes_no_buttons())
             return [
                 *events,
                 SlotSet("setup_step", index + 1),
@@ -118,10 +236,7 @@ class ActionDeviceStep(Action):  # type: ignore[misc]
             check = article.steps[index].get("check")
             if check:
                 dispatcher.utter_message(response="utter_step_expected", check=check)
-            trouble = trouble_section(article)
-            if trouble:
-                dispatcher.utter_message(text=f"From the article: {trouble}")
-            dispatcher.utter_message(text=step_text(article, index))
+            dispatcher.utter_message(text=step_text(article, index, with_check=False))
             dispatcher.utter_message(response="utter_did_step_work_now")
             return [*events, SlotSet("setup_help_given", True), flow.outcome(flow.CONTINUE)]
 
@@ -135,6 +250,7 @@ class ActionDeviceStep(Action):  # type: ignore[misc]
         return [
             *events,
             SlotSet("failing_step", failing),
+            SlotSet("setup_rephrased", False),
             *(SlotSet(name, None) for name in SETUP_SLOTS),
             *flow.hand_over("flow_failed", category="devices"),
         ]

@@ -34,26 +34,9 @@ def answer_text(hit: Hit, article: Article | None = None) -> str:
     return "\n".join(lines)
 
 
-def step_text(article: Article, index: int) -> str:
+def step_text(article: Article, index: int, with_check: bool = True) -> str:
     step = article.steps[index]
     text = f"Step {index + 1} of {len(article.steps)}: {step['instruction']}"
-    if step.get("check"):
+    if with_check and step.get("check"):
         text += f"\nWhen it worked: {step['check']}"
     return text
-
-
-_TROUBLE_HEADING = re.compile(
-    r"^#{2,3}\s*(.*(doesn.t work|trouble|problem|error|not working|fix).*)$", re.I | re.M
-)
-
-
-def trouble_section(article: Article, limit: int = 400) -> str | None:
-    """The article's own "If it doesn't work" / troubleshooting section, shortened."""
-    match = _TROUBLE_HEADING.search(article.body)
-    if match is None:
-        return None
-    rest = article.body[match.end() :]
-    following = re.search(r"^#{1,3}\s", rest, re.M)
-    section = rest[: following.start()] if following else rest
-    section = re.sub(r"[*_`]", "", section)
-    return short(section, limit) or None

@@ -1,0 +1,1 @@
+"""Code the NLU pipeline runs inside Rasa: the sentence-model featurizer (`sentence_embeddings`)."""
