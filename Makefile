@@ -29,7 +29,7 @@ RASA := $(CURDIR)/$(VENV_BOT)/bin/rasa
 MODELS := $(HELPDESK_DATA_DIR)/models
 DEMO_ENV := $(HELPDESK_DATA_DIR)/demo.env
 
-.PHONY: help install system-deps sentence-model run train test test-service test-kb test-deploy test-actions test-bot test-e2e test-channels test-browser test-load screenshots lint bench lock clean
+.PHONY: help install system-deps sentence-model run train test test-service test-kb test-deploy test-actions test-bot test-e2e test-conversations test-channels test-browser test-load screenshots lint bench lock clean
 
 help:
 	@echo "make run    install what is missing, train the bot if its data changed, start everything (demo mode)"
@@ -125,6 +125,11 @@ test-bot: train
 test-e2e: install train
 	$(VENV)/bin/python -m pytest tests/e2e
 
+# Simulated customers (heldout/scenarios_en.yml, a few of each kind) over socket.io on the real stack;
+# all of them run in `make bench` (bench/conversations.py).
+test-conversations: install train
+	$(VENV)/bin/python -m pytest tests/conversations
+
 # Many customers (socket.io) and agents (API) at once on the real stack, every message counted at both
 # ends (tests/load). Small by default; HELPDESK_LOAD_FULL=1 (CI) runs 200 customers and 20 agents.
 test-load: install train
@@ -157,7 +162,7 @@ screenshots: install train $(CHROMIUM)
 test-deploy: $(VENV)/.installed system-deps
 	$(VENV)/bin/python -m pytest tests/deploy
 
-test: lint test-service test-kb test-deploy test-actions test-bot test-e2e test-channels test-browser test-load
+test: lint test-service test-kb test-deploy test-actions test-bot test-e2e test-conversations test-channels test-browser test-load
 
 # Every benchmark, then the report (bench/report/): bench/results/*.json, REPORT.md, README_TABLE.md and *.png.
 # `make bench BENCH_QUICK=1` runs small sizes into $(HELPDESK_DATA_DIR)/bench/results-quick instead,

@@ -38,6 +38,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BOT = ROOT / "bot"
+# Rasa imports the bot's own NLU components (bot/nlu) by module name, as it does from bot/.
+sys.path.insert(0, str(BOT))
 CLINC = ROOT.parent / "shared" / "data" / "clinc150_train_val.json"
 CLINC_OURS = {
     "greeting": "greet",
@@ -76,7 +78,9 @@ def load_utterances(path: Path, source: str) -> list[Example]:
 
 def load_clinc_val() -> list[Example]:
     data = json.loads(CLINC.read_text())
-    examples = [Example(text, CLINC_OURS.get(label, OUT_OF_SCOPE), "clinc_val") for text, label in data["val"]]
+    examples = [
+        Example(text, CLINC_OURS.get(label, OUT_OF_SCOPE), "clinc_val") for text, label in data["val"]
+    ]
     examples += [Example(text, OUT_OF_SCOPE, "clinc_oos_val") for text, _ in data["oos_val"]]
     return examples
 
@@ -110,7 +114,9 @@ def per_intent(parsed: list[Parsed], threshold: float) -> dict[str, dict[str, An
         table[intent] = {
             "n": len(items),
             "recall": round(sum(correct(p, threshold) for p in items) / len(items), 3),
-            "confused_with": _top_confusions([p.predicted(threshold) for p in items if not correct(p, threshold)]),
+            "confused_with": _top_confusions(
+                [p.predicted(threshold) for p in items if not correct(p, threshold)]
+            ),
         }
     return table
 
@@ -162,7 +168,7 @@ def train(config: Path, out: Path) -> tuple[Path, float]:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def evaluate(config: Path, german: bool, min_in_scope: float) -> dict[str, Any]:
@@ -195,8 +201,12 @@ def evaluate(config: Path, german: bool, min_in_scope: float) -> dict[str, Any]:
                 "per_intent": per_intent(items, threshold),
                 "sweep": {str(t): figures(items, t) for t in THRESHOLDS},
                 "errors": [
-                    {"text": p.example.text, "expected": p.example.intent, "got": p.predicted(threshold),
-                     "confidence": round(p.confidence, 3)}
+                    {
+                        "text": p.example.text,
+                        "expected": p.example.intent,
+                        "got": p.predicted(threshold),
+                        "confidence": round(p.confidence, 3),
+                    }
                     for p in items
                     if not correct(p, threshold)
                 ],
@@ -214,13 +224,19 @@ def main() -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     logging.disable(logging.WARNING)
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     results = [evaluate(config.resolve(), args.german, args.min_in_scope) for config in args.config]
     for result in results:
         line = {k: result[k] for k in ("config", "train_seconds", "parse_ms_p95", "threshold")}
         for source in ("heldout_en", "heldout_de", "clinc_val"):
             if source in result:
-                line[source] = {k: v for k, v in result[source].items() if k not in ("per_intent", "sweep", "errors")}
+                line[source] = {
+                    k: v for k, v in result[source].items() if k not in ("per_intent", "sweep", "errors")
+                }
         print(json.dumps(line))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

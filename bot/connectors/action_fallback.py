@@ -9,7 +9,7 @@ Its `request` is Rasa's own; only when the action server cannot be reached (refu
 out) or answers an error other than a form's 400 rejection does it answer in the action server's
 place, in the action server's format (`{"events", "responses"}`), from inside the Rasa process:
 
-- `action_session_start` and `action_restart` run the bot's own overrides (actions/conversation/session.py) here:
+- `action_session_start` and `action_restart` run the bot's own overrides (conversation/session.py) here:
   they need only the helpdesk service, so new chats still start and `/restart` still works.
 - any other action (the turn's `action_handoff`, `action_answer_from_kb`, a form's validation...): the
   handoff is created directly with the service (`POST /api/v1/handoffs`, the bot token from

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -79,7 +80,9 @@ class SentenceModel:
     def dimension(self) -> int:
         return 384
 
-    def token_vectors(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]]:
+    def token_vectors(
+        self, texts: list[str]
+    ) -> list[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], list[tuple[int, int]]]]:
         """For each text: the mean of all its token vectors (special tokens included, as
         sentence-transformers pools), its word-piece vectors (special tokens dropped) and their spans."""
         encodings = self._tokenizer.encode_batch(texts)
@@ -101,15 +104,15 @@ class SentenceModel:
         return result
 
 
-def sentence_vector(pooled: np.ndarray) -> np.ndarray:
+def sentence_vector(pooled: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """The pooled vector, L2-normalised, as a (1, dimension) matrix."""
     norm = float(np.linalg.norm(pooled)) or 1.0
     return (pooled / norm).astype(np.float32).reshape(1, -1)
 
 
 def token_matrix(
-    pieces: np.ndarray, spans: list[tuple[int, int]], tokens: list[Any], dimension: int
-) -> np.ndarray:
+    pieces: npt.NDArray[np.float32], spans: list[tuple[int, int]], tokens: list[Any], dimension: int
+) -> npt.NDArray[np.float32]:
     """One row per Rasa token: the mean of the word pieces that lie inside its characters."""
     rows = np.zeros((len(tokens), dimension), dtype=np.float32)
     for row, token in enumerate(tokens):
@@ -171,7 +174,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         for start in range(0, len(todo), BATCH):
             batch = todo[start : start + BATCH]
             computed = self._model.token_vectors([m.get(TEXT) for m in batch])
-            for message, (pooled, pieces, spans) in zip(batch, computed):
+            for message, (pooled, pieces, spans) in zip(batch, computed, strict=False):
                 tokens = message.get(TOKENS_NAMES[TEXT])
                 self.add_features_to_message(
                     sequence=token_matrix(pieces, spans, tokens, dimension),

@@ -108,9 +108,39 @@ async def test_a_hand_back_asks_for_a_rating_of_that_handoff(domain: Any) -> Non
         entities=[{"entity": "handoff_id", "value": "12"}, {"entity": "ticket_number", "value": "HD-01012"}],
     )
     slots = _slots(await ActionHandedBack().run(dispatcher, conversation("c", timeline(back)), domain))
-    assert [m["response"] for m in dispatcher.messages] == ["utter_handed_back", "utter_ask_rating"]
-    assert dispatcher.messages[0]["ticket_number"] == "HD-01012"
+    # About the engineer's help on the ticket, even when the bot asked for a rating before.
+    assert [m["response"] for m in dispatcher.messages] == ["utter_handed_back", "utter_ask_rating_engineer"]
+    assert dispatcher.messages[0]["ticket_number"] == dispatcher.messages[1]["ticket_number"] == "HD-01012"
     assert slots["rating_for"] == "12"
+
+
+async def test_a_number_is_a_rating_only_when_the_bot_asked_for_one(domain: Any) -> None:
+    """ "install my Canon printer on Ubuntu 22.04" read as a rating stores nothing and says no thanks."""
+    dispatcher = CollectingDispatcher()
+    tracker = conversation("c", timeline(user("install my canon printer on ubuntu 22.04", "rate")))
+    events = await ActionSaveRating().run(dispatcher, tracker, domain)
+    assert dispatcher.messages == []
+    assert [(e["event"], e.get("name")) for e in events] == [("followup", "action_answer_from_kb")]
+
+
+async def test_a_security_incident_goes_to_an_engineer_urgently(domain: Any) -> None:
+    from actions.handoff.security import ActionSecurityIncident
+
+    dispatcher = CollectingDispatcher()
+    asked = user("all my files are locked and there is a note asking for bitcoin", "security_incident")
+    slots = _slots(await ActionSecurityIncident().run(dispatcher, conversation("c", timeline(asked)), domain))
+    assert [m["response"] for m in dispatcher.messages] == ["utter_security_incident"]
+    assert (
+        slots["flow_outcome"],
+        slots["handoff_reason"],
+        slots["handoff_priority"],
+        slots["handoff_category"],
+    ) == (
+        "handover",
+        "security_incident",
+        "p2",
+        "security",
+    )
 
 
 @pytest.mark.service
@@ -164,3 +194,30 @@ async def test_any_other_answer_to_the_offer_is_a_message_for_the_engineer(domai
     silent = CollectingDispatcher()
     events = await ActionEmailFollowup().run(silent, conversation("c", answered, slots=values), domain)
     assert silent.messages == [] and ConversationPaused() in events
+
+
+async def test_who_is_affected_is_never_asked_a_third_time(domain: Any) -> None:
+    """An answer the bot cannot read is asked once more; the second, or "not sure", moves on."""
+    from actions.handoff.issue_report import ValidateIssueForm
+
+    async def answer(
+        text: str, intent: str, retries: dict[str, int] | None
+    ) -> tuple[list[str], dict[str, Any]]:
+        dispatcher = CollectingDispatcher()
+        events = timeline(action("issue_form"), user(text, intent), slot("issue_impact", text))
+        slots = {"issue_impact": text, "requested_slot": "issue_impact", "form_retries": retries}
+        result = _slots(
+            await ValidateIssueForm().run(dispatcher, conversation("c", events, slots=slots), domain)
+        )
+        return [m["response"] for m in dispatcher.messages], result
+
+    said, result = await answer("the people in sales and maybe accounting", "nlu_fallback", None)
+    assert said == ["utter_choose_impact"] and result["issue_impact"] is None
+    said, result = await answer(
+        "the people in sales and maybe accounting", "nlu_fallback", result["form_retries"]
+    )
+    assert said == [] and result["issue_impact"] == "unknown"
+    said, result = await answer("I'm not sure", "dont_know", None)
+    assert said == [] and result["issue_impact"] == "unknown"
+    said, result = await answer("my whole team", "nlu_fallback", None)
+    assert result["issue_impact"] == "team"

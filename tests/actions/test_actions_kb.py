@@ -43,11 +43,17 @@ async def _answer(
 
 
 async def _verdict(
-    slots: dict[str, Any], intent: str, domain: Any, conversation_id: str = "c"
+    slots: dict[str, Any],
+    intent: str,
+    domain: Any,
+    conversation_id: str = "c",
+    entities: list[dict[str, Any]] | None = None,
 ) -> tuple[CollectingDispatcher, dict[str, Any]]:
     dispatcher = CollectingDispatcher()
     tracker: Tracker = conversation(
-        conversation_id, timeline(user("no" if intent == "deny" else "yes", intent)), slots=slots
+        conversation_id,
+        timeline(user("no" if intent == "deny" else "yes", intent, entities=entities)),
+        slots=slots,
     )
     events = await ActionKbFeedback().run(dispatcher, tracker, domain)
     return dispatcher, {**slots, **_slots(events)}
@@ -112,12 +118,37 @@ async def test_unclear_messages_get_one_clarifying_question_then_a_person(
 
 
 @pytest.mark.service
-async def test_a_question_nothing_answers_goes_to_a_person(service_env: HelpdeskService, domain: Any) -> None:
+async def test_a_question_nothing_answers_is_asked_once_more_then_goes_to_a_person(
+    service_env: HelpdeskService, domain: Any
+) -> None:
     _, slots = await _answer("calendar delegation for my manager", "nlu_fallback", domain)
     slots["kb_candidates"] = []
     dispatcher, slots = await _verdict(slots, "deny", domain)
+    assert _responses(dispatcher) == ["utter_kb_rephrase"] and slots["kb_rephrased"] is True
+    assert slots["flow_outcome"] == "continue"
+    _, again = await _answer("let my assistant manage my calendar", "how_to", domain)
+    dispatcher, slots = await _verdict({**slots, **again, "kb_candidates": []}, "deny", domain)
     assert _responses(dispatcher) == ["utter_kb_exhausted"]
     assert (slots["flow_outcome"], slots["handoff_reason"]) == ("handover", "kb_no_answer")
+
+
+@pytest.mark.service
+async def test_only_articles_close_to_the_best_are_offered_next(
+    service_env: HelpdeskService, domain: Any
+) -> None:
+    """A "no" to the VPN article never leads to "Your computer is slow or freezing"."""
+    _, slots = await _answer("the vpn keeps dropping", "report_issue", domain)
+    offered_next = [candidate["article_id"] for candidate in slots["kb_candidates"]]
+    assert all(article.startswith("vpn-") for article in offered_next), offered_next
+
+
+@pytest.mark.service
+async def test_not_what_i_asked_is_recorded_as_such(service_env: HelpdeskService, domain: Any) -> None:
+    _, slots = await _answer("how do I share my calendar", "how_to", domain)
+    _dispatcher, slots = await _verdict(
+        slots, "deny", domain, entities=[{"entity": "verdict", "value": "not_asked"}]
+    )
+    assert slots["kb_articles_tried"][0]["verdict"] == "not_asked"
 
 
 @pytest.mark.service

@@ -4,6 +4,7 @@ shows as such, in the status and in the chat, with the bot's rating question, wh
 
 import re
 import time
+from datetime import datetime
 
 import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -175,4 +176,64 @@ def test_an_escalation_or_release_shows_the_customer_waiting_again_live_or_on_re
     finally:
         alice.close()
         carol.close()
+        context.close()
+
+
+def _instant(iso: str | None) -> datetime:
+    assert iso, "no time"
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def test_caught_up_lines_keep_the_time_they_were_written_and_typing_past_the_rating_closes_it(
+    stack: Stack, browser: Browser
+) -> None:
+    context = browser.new_context(viewport={"width": 1100, "height": 780})
+    alice = _agent(stack, "alice")
+    try:
+        page, errors, handoff_id = _handed_off(stack, context, alice)
+        session = Widget(page, stack).session_id()
+        page.close()
+        assert (
+            alice.post(f"/handoffs/{handoff_id}/messages", json={"text": "Alice: all fixed."}).status_code
+            == 201
+        )
+        resolved = alice.post(
+            f"/handoffs/{handoff_id}/resolve", json={"resolution": "Fixed", "return_to_bot": True}
+        )
+        assert resolved.status_code == 200, resolved.text
+        deadline = time.monotonic() + 60
+        while service_rows(stack, UNSENT) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # What the service says about when each was written: the widget shows those times, not its own.
+        missed = httpx.get(
+            f"{stack.helpdesk_url}/api/v1/widget/replies", params={"conversation_id": session}, timeout=10
+        ).json()
+        written = _instant(missed["replies"][-1]["at"])
+        handed_back = _instant(missed["handed_back"]["at"])
+        time.sleep(1.5)  # the customer comes back later: a time taken on arrival would differ
+
+        page = context.new_page()
+        errors += script_errors(page)
+        widget = Widget(page, stack).open()
+        reply = page.locator(".msg.agent", has_text="Alice: all fixed.")
+        expect(reply).to_have_count(1)
+        shown = _instant(reply.locator("time").get_attribute("datetime"))
+        assert abs((shown - written).total_seconds()) < 0.002, (shown, written)
+        question = page.locator(".msg.bot", has_text="Please rate this from 1 (poor) to 5 (great)")
+        expect(question).to_have_count(1)
+        back = page.locator(".msg.bot", has_text="handed you back to the virtual assistant")
+        for line in (back, question):
+            shown = _instant(line.locator("time").get_attribute("datetime"))
+            assert abs((shown - handed_back).total_seconds()) < 0.002, (shown, handed_back)
+        for button in question.locator("button.choice").all():
+            expect(button).to_be_enabled()
+
+        # The customer types on instead of rating: the rating's buttons go off, readable.
+        widget.say("thanks, all good now")
+        expect(question.locator("button.choice")).to_have_text(["1", "2", "3", "4", "5"])
+        for button in question.locator("button.choice").all():
+            expect(button).to_be_disabled()
+        assert errors == []
+    finally:
+        alice.close()
         context.close()

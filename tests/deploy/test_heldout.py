@@ -33,14 +33,18 @@ def _training_examples() -> set[str]:
 def _heldout_texts() -> dict[str, set[str]]:
     texts: dict[str, set[str]] = {}
     for name in ("intents_en", "intents_de"):
-        texts[name] = {_norm(u["text"]) for u in yaml.safe_load((HELDOUT / f"{name}.yml").read_text())["utterances"]}
+        texts[name] = {
+            _norm(u["text"]) for u in yaml.safe_load((HELDOUT / f"{name}.yml").read_text())["utterances"]
+        }
     for name in ("kb_questions_en", "kb_questions_de"):
         data = yaml.safe_load((HELDOUT / f"{name}.yml").read_text())
         texts[name] = {_norm(q["q"]) for q in data["questions"]} | {
             _norm(q["q"] if isinstance(q, dict) else q) for q in data.get("unanswerable") or []
         }
     for name in ("scenarios_en", "scenarios_de"):
-        texts[name] = {_norm(s["opening"]) for s in yaml.safe_load((HELDOUT / f"{name}.yml").read_text())["scenarios"]}
+        texts[name] = {
+            _norm(s["opening"]) for s in yaml.safe_load((HELDOUT / f"{name}.yml").read_text())["scenarios"]
+        }
     return texts
 
 
@@ -64,7 +68,8 @@ def test_no_held_out_question_tunes_the_search_or_the_nlu() -> None:
     tuning = yaml.safe_load((ROOT / "tests/knowledge_base/eval_questions.yml").read_text())
     search_tuning = {_norm(q["q"]) for q in tuning["in_domain"]} | {_norm(q) for q in tuning["out_of_domain"]}
     nlu_tuning = {
-        _norm(u["text"]) for u in yaml.safe_load((ROOT / "bench/nlu/dev_intents.yml").read_text())["utterances"]
+        _norm(u["text"])
+        for u in yaml.safe_load((ROOT / "bench/nlu/dev_intents.yml").read_text())["utterances"]
     }
     for name, texts in _heldout_texts().items():
         assert not texts & search_tuning, f"{name} overlaps the search's tuning questions"

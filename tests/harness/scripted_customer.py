@@ -34,6 +34,16 @@ QUIET_SECONDS = 1.2
 FIRST_ANSWER_SECONDS = 30.0
 
 PRIORITY_ORDER = {"p1": 1, "p2": 2, "p3": 3, "p4": 4}
+# A fault the knowledge base could not fix reaches an engineer with the details collected either way:
+# "reported_issue" (no article was tried) and "kb_no_answer" (articles were tried, none helped) are the
+# same right escalation.
+REASON_FAMILY = {"kb_no_answer": "fault", "reported_issue": "fault"}
+
+
+def same_reason(expected: str | None, actual: str | None) -> bool:
+    if expected is None:
+        return True
+    return REASON_FAMILY.get(expected, expected) == REASON_FAMILY.get(str(actual), actual)
 
 
 @dataclass
@@ -189,12 +199,14 @@ class ScriptedCustomer:
 
     # -- what the customer answers --------------------------------------------------------------
 
-    async def respond(self, messages: list[BotMessage]) -> str | None:  # noqa: C901 - one rule a line
+    async def respond(self, messages: list[BotMessage]) -> str | None:
         text = "\n".join(m.text for m in messages)
         lowered = text.lower()
         buttons = [b for m in messages for b in m.buttons]
 
-        if re.search(r"\bHD-\d{5}\b", text) and re.search(r"opened ticket|ticket .* opened|ticket .* erstellt|ticket .* angelegt", lowered):
+        if re.search(r"\bHD-\d{5}\b", text) and re.search(
+            r"opened ticket|ticket .* opened|ticket .* erstellt|ticket .* angelegt", lowered
+        ):
             self._finish("escalated")
             if buttons and re.search(r"e-mail|email|mail", lowered):
                 await self._say_and_read(self._button(buttons, ("no", "nein")) or "no")
@@ -220,7 +232,10 @@ class ScriptedCustomer:
                     self._offered(other)
                     self._said_yes_to = other
                     return button["payload"] or button["title"]
-            return self._button(buttons, ("something else", "no", "etwas anderes", "nein")) or "no, that's not it"
+            return (
+                self._button(buttons, ("something else", "no", "etwas anderes", "nein"))
+                or "no, that's not it"
+            )
 
         step = re.search(r"(?:Step|Schritt) (\d+) (?:of|von) (\d+)", text)
         if step or re.search(r"did (?:that|it) work|hat (?:das|es) geklappt|hat es funktioniert", lowered):
@@ -264,7 +279,11 @@ class ScriptedCustomer:
         if re.search(r"account is unlocked|konto ist (?:wieder )?entsperrt", lowered):
             self._finish("contained", article="unlocked")
             return None
-        if re.search(r"ticket .* (?:is|ist) (?:waiting|assigned|resolved|with|in)|no tickets from this chat|keine tickets", lowered):
+        if re.search(
+            r"ticket .* (?:is|ist) (?:waiting|assigned|resolved|with|in)"
+            r"|no tickets from this chat|keine tickets",
+            lowered,
+        ):
             self._finish("contained", article="ticket_status")
             return None
 
@@ -281,7 +300,10 @@ class ScriptedCustomer:
         if re.search(r"ticket number|ticketnummer", lowered):
             return self._fact("ticket", self.facts.get("ticket"), buttons)
 
-        if re.search(r"anything else|how can i help|what do you need|kann ich (?:sonst )?noch|wie kann ich helfen", lowered):
+        if re.search(
+            r"anything else|how can i help|what do you need|kann ich (?:sonst )?noch|wie kann ich helfen",
+            lowered,
+        ):
             if self._goal_met():
                 self._finish("contained")
                 return None
@@ -366,7 +388,10 @@ class ScriptedCustomer:
 
     def _is_out_of_scope_answer(self, lowered: str) -> bool:
         return bool(
-            re.search(r"outside what the it help desk|not something it can help|nicht (?:die )?it|außerhalb", lowered)
+            re.search(
+                r"outside what the it help desk|not something it can help|nicht (?:die )?it|außerhalb",
+                lowered,
+            )
         )
 
     def _finish(self, result: str, *, article: str | None = None, why: str = "") -> None:
@@ -402,7 +427,9 @@ class ScriptedCustomer:
             )
             if answer.status_code == 200 and answer.json():
                 body = answer.json()
-                self.outcome.handoff = {k: body.get(k) for k in ("number", "tier", "reason", "priority", "category")}
+                self.outcome.handoff = {
+                    k: body.get(k) for k in ("number", "tier", "reason", "priority", "category")
+                }
                 if self.outcome.result not in ("escalated",):
                     self.outcome.result = "escalated"
 
@@ -412,15 +439,21 @@ class ScriptedCustomer:
         if expected == "handoff":
             handoff = outcome.handoff or {}
             tier_ok = handoff.get("tier") == expect.get("tier", "l2")
-            reason_ok = expect.get("reason") in (None, handoff.get("reason"))
+            reason_ok = same_reason(expect.get("reason"), handoff.get("reason"))
             floor = expect.get("priority_at_least")
-            priority_ok = floor is None or PRIORITY_ORDER.get(str(handoff.get("priority")), 9) <= PRIORITY_ORDER[floor]
+            priority_ok = (
+                floor is None or PRIORITY_ORDER.get(str(handoff.get("priority")), 9) <= PRIORITY_ORDER[floor]
+            )
             outcome.right = outcome.result == "escalated" and tier_ok and reason_ok and priority_ok
             if outcome.result == "escalated" and not outcome.right:
-                outcome.why = f"handoff {handoff} expected tier {expect.get('tier')} reason {expect.get('reason')}"
+                outcome.why = (
+                    f"handoff {handoff} expected tier {expect.get('tier')} reason {expect.get('reason')}"
+                )
             return
         if outcome.result == "escalated":
-            outcome.why = outcome.why or f"handed over ({(outcome.handoff or {}).get('reason')}) instead of {expected}"
+            outcome.why = (
+                outcome.why or f"handed over ({(outcome.handoff or {}).get('reason')}) instead of {expected}"
+            )
             return
         if expected == "declined":
             outcome.right = outcome.result == "declined"

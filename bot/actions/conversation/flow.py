@@ -107,16 +107,14 @@ def retry_reset(question: str, tracker: Tracker) -> dict[str, Any]:
 
 def active_loop_just_ended(tracker: Tracker, form: str) -> bool:
     """`form` ran and ended since the customer's latest message (its answers are fresh)."""
-    ran = False
+    ended = False
     for event in reversed(tracker.events):
         kind = event.get("event")
         if kind == "user":
             return False
-        if kind == "active_loop" and event.get("name") == form:
-            return True
-        if kind == "action" and event.get("name") == form:
-            ran = True
-        if ran and kind == "active_loop" and event.get("name") is None:
+        if kind == "active_loop" and event.get("name") is None:
+            ended = True
+        if kind == "action" and event.get("name") == form and ended:
             return True
     return False
 

@@ -17,9 +17,10 @@ from rasa_sdk.types import DomainDict
 from actions.conversation import flow
 from actions.conversation.devices import device_of
 
+# The team first: "my whole team" is a team, "the whole office" is many.
 IMPACT_WORDS = {
-    "many": r"every(one|body)|whole|all of us|company|office|building|site|many|lots",
-    "team": r"team|department|colleagues|several|some|a few|few people|group|floor",
+    "team": r"team|department|colleagues|several|some|a few|few people|group",
+    "many": r"every(one|body)|whole|all of us|company|office|building|site|floor|many|lots",
     "me": r"\bme\b|myself|only|just|single|one person|\bi\b",
 }
 URGENCY_WORDS = {
@@ -99,12 +100,16 @@ class ValidateIssueForm(FormValidationAction):  # type: ignore[misc]
     async def validate_issue_impact(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return _one_of(tracker, dispatcher, "issue_impact", IMPACT_WORDS, str(value or ""), "utter_choose_impact")
+        return _one_of(
+            tracker, dispatcher, "issue_impact", IMPACT_WORDS, str(value or ""), "utter_choose_impact"
+        )
 
     async def validate_issue_urgency(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return _one_of(tracker, dispatcher, "issue_urgency", URGENCY_WORDS, str(value or ""), "utter_choose_urgency")
+        return _one_of(
+            tracker, dispatcher, "issue_urgency", URGENCY_WORDS, str(value or ""), "utter_choose_urgency"
+        )
 
     async def validate_device(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

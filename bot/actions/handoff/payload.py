@@ -48,6 +48,7 @@ INTERNAL_SLOTS = frozenset(
         "rating_for",
         "rating_asked",
         "setup_offered",
+        "setup_query",
         "setup_rephrased",
         "kb_rephrased",
         "form_retries",

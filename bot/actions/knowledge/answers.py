@@ -105,7 +105,11 @@ class ActionKbFeedback(Action):  # type: ignore[misc]
             dispatcher.utter_message(response="utter_how_can_i_help")
             return [flow.outcome(flow.CONTINUE)]
         helped = flow.latest_intent(tracker) == "affirm"
-        verdict = "helped" if helped else ("not_asked" if flow.latest_entity(tracker, "verdict") == "not_asked" else "did_not_help")
+        verdict = (
+            "helped"
+            if helped
+            else ("not_asked" if flow.latest_entity(tracker, "verdict") == "not_asked" else "did_not_help")
+        )
         tried = [
             _with_verdict(item, current, verdict) for item in flow.slot_list(tracker, "kb_articles_tried")
         ]

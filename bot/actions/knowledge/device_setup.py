@@ -60,13 +60,16 @@ class ValidateDeviceForm(FormValidationAction):  # type: ignore[misc]
 
 
 async def guides(query: str) -> list[tuple[kb_client.Article, float]]:
-    """Articles with steps that answer `query`, best first, with their search scores."""
+    """Articles with steps that answer `query` about as well as the best article does (with steps or
+    not), best first, with their search scores. None when the best answer is an article without steps
+    and no guide comes close: then the knowledge base answers with that article."""
     hits, abstain = await kb_client.search(query, k=6)
     if abstain or not hits:
         return []
+    best = hits[0].score
     found: list[tuple[kb_client.Article, float]] = []
     for hit in hits:
-        if not hit.has_steps or len(found) >= MAX_OFFERED + 1:
+        if not hit.has_steps or hit.score < best * CLOSE_TO_BEST or len(found) >= MAX_OFFERED + 1:
             continue
         article = await kb_client.article(hit.article_id)
         if article and article.steps:
@@ -122,9 +125,16 @@ def offer(dispatcher: CollectingDispatcher, guides_in_order: list[kb_client.Arti
 
 
 def setup_query(tracker: Tracker) -> str:
+    """What the customer asked to set up: their latest setup request, not their answer to "which
+    device?" (kept in `setup_query` while the device question is open)."""
+    kept = tracker.get_slot("setup_query")
+    if kept and flow.active_loop_just_ended(tracker, "device_form"):
+        return str(kept)
     asked = flow.text_of_latest_intent(tracker, {"device_setup"}) or flow.latest_text(tracker)
     topic = tracker.get_slot("topic")
-    return " ".join(part for part in (asked, topic if topic and topic.lower() not in asked.lower() else None) if part)
+    return " ".join(
+        part for part in (asked, topic if topic and topic.lower() not in asked.lower() else None) if part
+    )
 
 
 class ActionDeviceSetup(Action):  # type: ignore[misc]  # rasa-sdk ships no type information
@@ -146,8 +156,8 @@ class ActionDeviceSetup(Action):  # type: ignore[misc]  # rasa-sdk ships no type
             dispatcher.utter_message(response="utter_setup_no_guide")
             return [*events, SlotSet("kb_query", query), flow.outcome(flow.USE_KB)]
         if not asking_again and needs_device(candidates, device):
-            return [*events, flow.outcome(ASK_DEVICE)]
-        return [*events, *offer(dispatcher, choose(candidates, device))]
+            return [*events, SlotSet("setup_query", query), flow.outcome(ASK_DEVICE)]
+        return [*events, SlotSet("setup_query", None), *offer(dispatcher, choose(candidates, device))]
 
 
 class ActionDeviceStep(Action):  # type: ignore[misc]
@@ -178,7 +188,9 @@ class ActionDeviceStep(Action):  # type: ignore[misc]
             if article is None or not article.steps:
                 dispatcher.utter_message(response="utter_how_can_i_help")
                 return [*(SlotSet(name, None) for name in SETUP_SLOTS), flow.outcome(flow.CONTINUE)]
-            dispatcher.utter_message(response="utter_setup_start", title=article.title, count=len(article.steps))
+            dispatcher.utter_message(
+                response="utter_setup_start", title=article.title, count=len(article.steps)
+            )
             dispatcher.utter_message(text=step_text(article, 0), buttons=flow.yes_no_buttons())
             return [
                 SlotSet("setup_article", article.id),
@@ -188,7 +200,9 @@ class ActionDeviceStep(Action):  # type: ignore[misc]
             ]
         # Not this guide.
         tried = [*flow.slot_list(tracker, "kb_articles_tried")]
-        tried += [{"article_id": a, "verdict": "guide_declined"} for a in flow.slot_list(tracker, "setup_offered")]
+        tried += [
+            {"article_id": a, "verdict": "guide_declined"} for a in flow.slot_list(tracker, "setup_offered")
+        ]
         events: list[EventType] = [
             SlotSet("kb_articles_tried", tried),
             *(SlotSet(name, None) for name in SETUP_SLOTS),
@@ -198,16 +212,25 @@ class ActionDeviceStep(Action):  # type: ignore[misc]
             return [*events, SlotSet("setup_rephrased", True), flow.outcome(flow.CONTINUE)]
         # Asked once already: the knowledge base's answer for what they said, then a person.
         query = flow.text_of_latest_intent(tracker, {"device_setup"})
-        return [*events, SlotSet("setup_rephrased", False), SlotSet("kb_query", query), flow.outcome(flow.USE_KB)]
+        return [
+            *events,
+            SlotSet("setup_rephrased", False),
+            SlotSet("kb_query", query),
+            flow.outcome(flow.USE_KB),
+        ]
 
     async def _step_answered(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, article: kb_client.Article, index: int
     ) -> list[EventType]:
         worked = flow.latest_intent(tracker) == "affirm"
         helped_before = bool(tracker.get_slot("setup_help_given"))
-        label = f"{article.id} step {index + 1} of {len(article.steps)}: {article.steps[index]['instruction']}"
+        label = (
+            f"{article.id} step {index + 1} of {len(article.steps)}: {article.steps[index]['instruction']}"
+        )
         verdict = "worked" if worked else ("did not work after help" if helped_before else "did not work")
-        events: list[EventType] = [SlotSet("steps_tried", [*flow.slot_list(tracker, "steps_tried"), f"{label} -> {verdict}"])]
+        events: list[EventType] = [
+            SlotSet("steps_tried", [*flow.slot_list(tracker, "steps_tried"), f"{label} -> {verdict}"])
+        ]
 
         if worked:
             if index + 1 == len(article.steps):
