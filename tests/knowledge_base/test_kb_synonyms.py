@@ -16,6 +16,7 @@ from knowledge_base.synonyms import SYNONYMS, expansions, normalise_spelling
     [
         ("Wi-Fi keeps dropping", "wifi keeps dropping"),
         ("wi fi", "wifi"),
+        ("wi - fi", "wifi"),
         ("can't log in", "can't signin"),
         ("Sign-in page", "signin page"),
         ("my e-mail", "my email"),
