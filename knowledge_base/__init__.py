@@ -10,6 +10,10 @@ Typical use in the service::
     index.remove(article_id)                   # on delete
     response = index.search("vpn keeps dropping", k=5)   # SearchResponse(results, abstain)
 
+Ranking (``Ranking``: title fields, one spelling, synonyms from ``knowledge_base.synonyms``) and
+abstention (``Thresholds``) are calibrated on tests/knowledge_base/eval_questions.yml; see the
+CALIBRATION comment in ``knowledge_base/search.py`` and bench/kb_quality.py.
+
 Everything here is synchronous and thread-safe: call ``search`` and the writers from a thread
 pool (``run_in_threadpool`` / ``asyncio.to_thread``), not on the event loop, because a new
 question runs the model (~10 ms) and a write rebuilds the BM25 index.
@@ -35,8 +39,12 @@ from knowledge_base.embeddings import (
     MiniLMEmbedder,
 )
 from knowledge_base.search import (
+    BASELINE_RANKING,
+    BASELINE_THRESHOLDS,
+    DEFAULT_RANKING,
     DEFAULT_THRESHOLDS,
     HybridIndex,
+    Ranking,
     SearchMode,
     SearchResponse,
     SearchResult,
@@ -46,6 +54,9 @@ from knowledge_base.search import (
 from knowledge_base.sections import Section, split_sections
 
 __all__ = [
+    "BASELINE_RANKING",
+    "BASELINE_THRESHOLDS",
+    "DEFAULT_RANKING",
     "DEFAULT_THRESHOLDS",
     "Article",
     "ArticleFileError",
@@ -56,6 +67,7 @@ __all__ = [
     "LoadError",
     "LoadResult",
     "MiniLMEmbedder",
+    "Ranking",
     "SearchMode",
     "SearchResponse",
     "SearchResult",

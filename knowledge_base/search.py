@@ -1,18 +1,28 @@
 """Hybrid (BM25 + dense) search over published articles, with abstention.
 
 ``HybridIndex`` keeps the sections of every published article, their embeddings (from an
-``EmbeddingStore`` or the ``Embedder``), a BM25 index (bm25s) and a matrix of the section
-vectors.  Each change builds a new immutable snapshot and swaps it in with one assignment:
-searches never lock and always see one consistent version; writers are serialised.
+``EmbeddingStore`` or the ``Embedder``), a vector of each article's title, a BM25 index of the
+sections (bm25s), a second one of each article's title and tags, and a matrix of the vectors.
+Each change builds a new immutable snapshot and swaps it in with one assignment: searches never
+lock and always see one consistent version; writers are serialised.
 
-Scoring, per article (the best of its sections, that section gives the snippet):
+Scoring, per article (``Ranking`` holds the weights):
 
-* ``dense``: cosine of the question and the section (vectors are normalised: a dot product);
-* ``bm25``: the section's BM25 score divided by the sum of the IDFs of the question's terms:
-  an IDF-weighted share of the question found in the section (about 1 when every term occurs
-  once in a section of average length; words the knowledge base never uses count as missing);
+* ``dense``: the cosine of the question and the article's best section (vectors are normalised:
+  a dot product), blended with the cosine of the question and the article's title and of its
+  lead section (title and summary): a question that says what the title says is answered by
+  that article rather than by one that mentions it in passing;
+* ``bm25``: the best section's BM25 score divided by the sum of the IDFs of the question's
+  terms (an IDF-weighted share of the question found in the section: about 1 when every term
+  occurs once in a section of average length; words the knowledge base never uses count as
+  missing), blended with the same share computed on the article's title and tags;
 * ``hybrid``: a weighted blend of the two (see ``Thresholds``), chosen over reciprocal-rank
   fusion by the evaluation (``tests/knowledge_base/test_retrieval_quality.py``).
+
+Words are counted after ``knowledge_base.synonyms.normalise_spelling`` (wi-fi = wifi, log in =
+sign in...), and a question's customer words ("pwd", "Galaxy", "AnyConnect") add the article
+words they stand for as weaker alternatives (``knowledge_base.synonyms.SYNONYMS``); the dense
+side reads the question with those article words appended.
 
 ``abstain`` is true when the best article's score is below the mode's threshold.
 """
@@ -37,12 +47,17 @@ from pydantic import BaseModel, ConfigDict
 
 from knowledge_base.articles import Article
 from knowledge_base.embeddings import Embedder, EmbeddingStore, InMemoryEmbeddingStore, Matrix, Vector
-from knowledge_base.sections import Section, make_snippet, split_sections
+from knowledge_base.sections import Section, content_hash, make_snippet, split_sections
+from knowledge_base.synonyms import expansions, normalise_spelling
 
 __all__ = [
+    "BASELINE_RANKING",
+    "BASELINE_THRESHOLDS",
+    "DEFAULT_RANKING",
     "DEFAULT_THRESHOLDS",
     "FusionMethod",
     "HybridIndex",
+    "Ranking",
     "SearchMode",
     "SearchResponse",
     "SearchResult",
@@ -59,38 +74,94 @@ MAX_QUERY_CHARS = 1000
 
 
 # ---------------------------------------------------------------------------------------------
-# Thresholds: the only tuning knobs. Calibrated on tests/knowledge_base/eval_questions.yml
+# Ranking and thresholds: the tuning knobs. Calibrated on tests/knowledge_base/eval_questions.yml
 # (see CALIBRATION below); test_retrieval_quality.py prints the figures they give.
 # ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """How an article's dense and lexical scores are made; fixed for the life of an index.
+
+    A field at 0 (or False) turns its lever off; ``BASELINE_RANKING`` turns them all off.
+    """
+
+    # Spell words one way before counting them (knowledge_base.synonyms.SPELLINGS).
+    spelling: bool = True
+    # Weight of an article word standing in for a customer word (SYNONYMS; 0 = no expansion).
+    synonym_weight: float = 0.8
+    # The dense side reads the question with those article words appended.
+    expand_dense_query: bool = True
+    # dense = (1 - title - lead) * best section + title * title cosine + lead * lead cosine
+    title_dense: float = 0.3
+    lead_dense: float = 0.1
+    # bm25 = (1 - title_lexical) * best section's share + title_lexical * title-and-tags share
+    title_lexical: float = 0.3
 
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     """Fusion weights and abstention thresholds (abstain when the best score is below)."""
 
-    dense_weight: float  # hybrid score = dense_weight * cosine + (1 - dense_weight) * bm25 share
+    dense_weight: float  # hybrid score = dense_weight * dense + (1 - dense_weight) * bm25
     hybrid_min_score: float  # abstain (hybrid) below this blended score of the best article
-    dense_min_cosine: float  # abstain (dense) below this cosine of the best section
-    bm25_min_share: float  # abstain (bm25) below this IDF-weighted share of the question
+    dense_min_cosine: float  # abstain (dense) below this dense score of the best article
+    bm25_min_share: float  # abstain (bm25) below this lexical score of the best article
     rrf_k: int = 60  # constant of reciprocal-rank fusion (used only with fusion="rrf")
 
 
 # CALIBRATION (tests/knowledge_base/eval_questions.yml: 240 in-domain questions, 70 out-of-domain,
 # 55 articles of which 53 published; all-MiniLM-L6-v2; run test_retrieval_quality.py -s to see
-# the figures and the thresholds it would suggest today):
-# * dense_weight 0.5: hybrid MRR 0.939 / recall@1 0.892 at 0.4-0.5, 0.936 at 0.6, 0.925 at 0.7,
-#   0.912 at 0.8; reciprocal-rank fusion (rrf_k 60) 0.933 at any weight: the blend was chosen, as
-#   its score is also an absolute measure for abstention (ROC AUC in-domain vs out-of-domain on the
-#   best article's score: blend 0.986, cosine 0.980, bm25 share 0.920).  A logistic regression on
-#   (cosine, bm25 share, question length) did no better in cross-validation (AUC 0.983-0.985).
+# the figures and the thresholds it would suggest today; bench/kb_quality.py compares with the
+# baseline below and adds 500 generated near-miss articles):
+# * the levers, hybrid recall@1 / recall@3 / MRR with the 53 articles | with 500 generated near
+#   misses beside them (knowledge_base.synthetic), each added to the one before:
+#     baseline (best section only, blend 0.5)       0.892 0.983 0.939 | 0.867 0.954 0.917
+#     + one spelling (wi-fi = wifi, log in = ...)    0.892 0.983 0.939 | 0.863 0.954 0.915
+#     + synonyms (weight 0.8, BM25 and dense query)  0.887 0.988 0.938 | 0.867 0.967 0.921
+#     + title vector 0.3, lead 0.1, title+tags 0.3   0.933 0.996 0.962 | 0.904 0.971 0.940
+#     + dense_weight 0.45 (= DEFAULT_*)              0.938 0.992 0.964 | 0.912 0.971 0.945
+#   Synonyms matter more to each side alone (bm25 recall@1 0.771 -> 0.787, dense 0.838 -> 0.846)
+#   and to questions in other words than the articles'; the title fields most of all (bm25
+#   0.787 -> 0.846, dense 0.846 -> 0.883).  Around the chosen weights (title_dense 0.25-0.4,
+#   lead_dense 0-0.2, title_lexical 0.2-0.35, dense_weight 0.35-0.5, synonym_weight 0.5-1) the
+#   MRR moves by less than 0.005, so they are the middle of that plateau, not its best point.
+#   Tried and left out: rank fusion (0.904 0.983 0.944 | 0.879 0.946 0.920), min-max or z-score
+#   normalised blends (MRR 0.941-0.962 | 0.917-0.950), a title+summary vector instead of the
+#   lead section's (the same), the title twice in the lead, applies_to in the lead, question
+#   words (how, what, my...) as stop words (MRR the same or up to 0.006 lower).  No
+#   cross-encoder re-ranker: none ships its weights in a PyPI package (they download from a hub
+#   when first used, which this service must never do).
 # * each *_min_* threshold maximises Youden's J (out-of-domain questions abstained on minus
 #   in-domain questions abstained on; evaluation.suggest_threshold) on the best article's score:
-#     hybrid 0.27 -> abstains on 93% of out-of-domain questions and 5% of in-domain ones;
-#     dense  0.45 -> 96% and 10%;   bm25 0.18 -> 86% and 17%.
+#     hybrid 0.24  -> abstains on 96% of out-of-domain questions and 5% of in-domain ones
+#                     (baseline: 93% and 5%; ROC AUC 0.985, baseline 0.986);
+#     dense  0.38  -> 94% and 6% (baseline 96% and 10%);
+#     bm25   0.155 -> 90% and 16% (baseline 86% and 17%).
 #   Out-of-domain questions still answered in hybrid mode are near misses such as "how do I
-#   reset my bank PIN" (-> password-reset, 0.35) or "how do I open a savings account" (0.31);
-#   catching them would make the bot abstain on 10-20% of real questions.
+#   reset my bank PIN" (-> password-reset, 0.38), "how do I open a savings account" (0.29) or
+#   "lost my wallet on the train" (-> lost-stolen-device, 0.26); catching them would make the
+#   bot abstain on 10-20% of real questions.
+# * heldout/kb_questions_en.yml is measured by bench/kb_quality.py, never tuned on.
+DEFAULT_RANKING = Ranking()
 DEFAULT_THRESHOLDS = Thresholds(
+    dense_weight=0.45,
+    hybrid_min_score=0.24,
+    dense_min_cosine=0.38,
+    bm25_min_share=0.155,
+)
+
+# The scoring before field weights, spellings and synonyms (best section only, blend 0.5), kept
+# so that bench/kb_quality.py can measure the levers against it in the same run.
+BASELINE_RANKING = Ranking(
+    spelling=False,
+    synonym_weight=0.0,
+    expand_dense_query=False,
+    title_dense=0.0,
+    lead_dense=0.0,
+    title_lexical=0.0,
+)
+BASELINE_THRESHOLDS = Thresholds(
     dense_weight=0.5,
     hybrid_min_score=0.27,
     dense_min_cosine=0.45,
@@ -113,8 +184,8 @@ class SearchResult(BaseModel):
     score: float
     snippet: str
     section: str
-    dense_score: float | None = None  # cosine of the best section (None in bm25 mode)
-    bm25_score: float | None = None  # IDF-weighted share of the question (None in dense mode)
+    dense_score: float | None = None  # the article's dense score (None in bm25 mode)
+    bm25_score: float | None = None  # the article's lexical score (None in dense mode)
 
 
 class SearchResponse(BaseModel):
@@ -126,14 +197,17 @@ class SearchResponse(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class UpdateStats:
-    """What an index change did. ``embedded`` counts texts sent to the embedder."""
+    """What an index change did. ``embedded`` counts texts sent to the embedder.
+
+    Vectors are those of the sections and, when the ranking uses them, of the article titles.
+    """
 
     indexed: int = 0  # published articles (re)indexed
     removed: int = 0  # articles taken out (deleted, or now a draft)
     sections: int = 0  # sections of the (re)indexed articles
-    reused: int = 0  # section vectors kept from the previous version of the article
-    from_store: int = 0  # section vectors read from the EmbeddingStore
-    embedded: int = 0  # section vectors computed now
+    reused: int = 0  # vectors kept from the previous version of the article
+    from_store: int = 0  # vectors read from the EmbeddingStore
+    embedded: int = 0  # vectors computed now
     seconds: float = 0.0
 
 
@@ -155,10 +229,102 @@ def _stemmer() -> Stemmer.Stemmer:
     return stemmer
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-cased words of two characters or more, English stop words removed, stemmed."""
-    words = [word for word in _TOKEN_RE.findall(text.lower()) if word not in _STOPWORDS]
+def tokenize(text: str, *, spelling: bool = True) -> list[str]:
+    """Lower-cased words of two characters or more, English stop words removed, stemmed.
+
+    With ``spelling``, variants are first written one way (``synonyms.normalise_spelling``).
+    """
+    lowered = normalise_spelling(text) if spelling else text.lower()
+    words = [word for word in _TOKEN_RE.findall(lowered) if word not in _STOPWORDS]
     return list(_stemmer().stemWords(words)) if words else []
+
+
+# A question's terms: for each word, the alternatives that may match it, with their weights
+# (the word itself at 1, the article words a customer word stands for below 1).
+_Term = tuple[tuple[str, float], ...]
+
+
+def _query_terms(text: str, ranking: Ranking) -> list[_Term]:
+    tokens = tokenize(text, spelling=ranking.spelling)
+    terms: list[list[tuple[str, float]]] = [[(token, 1.0)] for token in tokens]
+    if ranking.synonym_weight <= 0:
+        return [tuple(term) for term in terms]
+    for customer_words, article_words in expansions(text):
+        variant = set(tokenize(customer_words, spelling=ranking.spelling))
+        alternatives = [
+            (token, ranking.synonym_weight) for token in tokenize(article_words, spelling=ranking.spelling)
+        ]
+        # attach to the (last) question word the customer words were made of; a phrase of stop
+        # words only ("someone" is not one, but a table may hold such phrases) gets its own term
+        matches = [i for i, token in enumerate(tokens) if token in variant]
+        if matches:
+            term = terms[matches[-1]]
+            term.extend(alt for alt in alternatives if alt[0] not in {token for token, _ in term})
+        elif alternatives:
+            terms.append(alternatives)
+    return [tuple(term) for term in terms]
+
+
+def _dense_query(text: str, ranking: Ranking) -> str:
+    """The text the model reads: the question, plus the article words of its customer words."""
+    if not ranking.expand_dense_query or ranking.synonym_weight <= 0:
+        return text
+    added = list(dict.fromkeys(article_words for _, article_words in expansions(text)))
+    return f"{text} ({', '.join(added)})" if added else text
+
+
+@dataclass(frozen=True)
+class _Lexicon:
+    """A BM25 index with the IDF of its words, scoring a question as a share (see the top)."""
+
+    bm25: bm25s.BM25 | None
+    size: int
+    idf: dict[str, float]
+    unknown_idf: float  # IDF of a word no document contains
+
+    @classmethod
+    def build(cls, corpus: Sequence[list[str]]) -> _Lexicon:
+        n = len(corpus)
+        bm25: bm25s.BM25 | None = None
+        idf: dict[str, float] = {}
+        if any(corpus):
+            bm25 = bm25s.BM25()  # Lucene variant, k1=1.5, b=0.75
+            bm25.index(list(corpus), show_progress=False)
+            df = Counter(token for tokens in corpus for token in set(tokens))
+            idf = {token: math.log(1 + (n - count + 0.5) / (count + 0.5)) for token, count in df.items()}
+        return cls(bm25=bm25, size=n, idf=idf, unknown_idf=math.log(1 + (n + 0.5) / 0.5))
+
+    def shares(self, terms: Sequence[_Term]) -> npt.NDArray[np.float32]:
+        """Per document: sum over terms of the best weighted alternative's BM25 score, divided
+        by the sum over terms of the best weighted alternative's IDF, at most 1.
+
+        A term none of whose alternatives the index knows counts as missing (its IDF that of an
+        unknown word) when it is a word of the question, and is left out when it only stands
+        for one.
+        """
+        if self.bm25 is None or not terms:
+            return np.zeros(self.size, dtype=np.float32)
+        total = np.zeros(self.size, dtype=np.float32)
+        total_idf = 0.0
+        for term in terms:
+            known = [(token, weight) for token, weight in term if token in self.idf]
+            if not known:
+                if any(weight >= 1.0 for _, weight in term):
+                    total_idf += self.unknown_idf
+                continue
+            best: npt.NDArray[np.float32] | None = None
+            for token, weight in known:
+                scores = np.asarray(self.bm25.get_scores([token]), dtype=np.float32)
+                if weight != 1.0:
+                    scores = scores * np.float32(weight)
+                best = scores if best is None else np.maximum(best, scores)
+            assert best is not None
+            total += best
+            total_idf += max(weight * self.idf[token] for token, weight in known)
+        if total_idf <= 0:
+            return np.zeros(self.size, dtype=np.float32)
+        shares: npt.NDArray[np.float32] = np.minimum(total / np.float32(total_idf), np.float32(1.0))
+        return shares
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,6 +340,8 @@ class _Entry:
     sections: tuple[Section, ...]
     vectors: Matrix  # (len(sections), dim)
     tokens: tuple[list[str], ...]
+    title_tokens: list[str]  # title and tags
+    title_vector: Vector | None  # None when the ranking does not use it
 
 
 class _ResultCache:
@@ -210,11 +378,11 @@ class _Snapshot:
     entries: tuple[_Entry, ...]
     positions: dict[str, int]  # article id -> index in entries
     sections: tuple[Section, ...]
-    starts: npt.NDArray[np.intp]  # first section row of each entry
+    starts: npt.NDArray[np.intp]  # first section row of each entry (its lead section)
     matrix: Matrix  # (n_sections, dim)
-    bm25: bm25s.BM25 | None
-    idf: dict[str, float]
-    unknown_idf: float  # IDF of a word no section contains
+    titles: Matrix | None  # (n_entries, dim), None when the ranking does not use title vectors
+    lexicon: _Lexicon  # over the sections
+    title_lexicon: _Lexicon  # over the titles and tags, one document per entry
     cache: _ResultCache = field(compare=False)
 
     @property
@@ -222,7 +390,9 @@ class _Snapshot:
         return len(self.sections)
 
 
-def _build_snapshot(version: int, entries: Iterable[_Entry], dim: int, cache_size: int) -> _Snapshot:
+def _build_snapshot(
+    version: int, entries: Iterable[_Entry], dim: int, cache_size: int, with_titles: bool
+) -> _Snapshot:
     ordered = tuple(sorted(entries, key=lambda entry: entry.article.id))
     sections = tuple(section for entry in ordered for section in entry.sections)
     counts = np.array([len(entry.sections) for entry in ordered], dtype=np.intp)
@@ -234,17 +404,14 @@ def _build_snapshot(version: int, entries: Iterable[_Entry], dim: int, cache_siz
     else:
         matrix = np.zeros((0, dim), dtype=np.float32)
     matrix.setflags(write=False)
+    titles: Matrix | None = None
+    if with_titles:
+        titles = np.zeros((len(ordered), dim), dtype=np.float32)
+        for i, entry in enumerate(ordered):
+            if entry.title_vector is not None:
+                titles[i] = entry.title_vector
+        titles.setflags(write=False)
 
-    corpus = [tokens for entry in ordered for tokens in entry.tokens]
-    n = len(corpus)
-    bm25: bm25s.BM25 | None = None
-    idf: dict[str, float] = {}
-    if n:
-        bm25 = bm25s.BM25()  # Lucene variant, k1=1.5, b=0.75
-        bm25.index(corpus, show_progress=False)
-        df = Counter(token for tokens in corpus for token in set(tokens))
-        idf = {token: math.log(1 + (n - count + 0.5) / (count + 0.5)) for token, count in df.items()}
-    unknown_idf = math.log(1 + (n + 0.5) / 0.5)
     return _Snapshot(
         version=version,
         entries=ordered,
@@ -252,9 +419,9 @@ def _build_snapshot(version: int, entries: Iterable[_Entry], dim: int, cache_siz
         sections=sections,
         starts=starts,
         matrix=matrix,
-        bm25=bm25,
-        idf=idf,
-        unknown_idf=unknown_idf,
+        titles=titles,
+        lexicon=_Lexicon.build([tokens for entry in ordered for tokens in entry.tokens]),
+        title_lexicon=_Lexicon.build([entry.title_tokens for entry in ordered]),
         cache=_ResultCache(cache_size),
     )
 
@@ -280,22 +447,29 @@ class HybridIndex:
         *,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
         fusion: FusionMethod = "blend",
+        ranking: Ranking = DEFAULT_RANKING,
         result_cache_size: int = 1024,
     ) -> None:
         self._embedder = embedder
         self._store: EmbeddingStore = store if store is not None else InMemoryEmbeddingStore()
         self.thresholds = thresholds
         self.fusion: FusionMethod = fusion
+        self._ranking = ranking
         self._cache_size = result_cache_size
         self._entries: dict[str, _Entry] = {}
         self._write_lock = threading.RLock()
-        self._snapshot = _build_snapshot(0, (), embedder.dimension, result_cache_size)
+        self._snapshot = self._new_snapshot(0, ())
 
     # -- reading ---------------------------------------------------------------------------
 
     @property
     def embedder(self) -> Embedder:
         return self._embedder
+
+    @property
+    def ranking(self) -> Ranking:
+        """How articles are scored (fixed: the indexed words and vectors depend on it)."""
+        return self._ranking
 
     @property
     def version(self) -> int:
@@ -372,8 +546,14 @@ class HybridIndex:
     def _prepare(
         self, articles: Sequence[Article], previous: dict[str, _Entry]
     ) -> tuple[dict[str, _Entry], UpdateStats]:
-        """Entries for ``articles``: vectors reused, read from the store, or embedded."""
+        """Entries for ``articles``: vectors reused, read from the store, or embedded.
+
+        Each article has one vector per section and, when the ranking uses it, one of its title;
+        the counts in the stats are of vectors (a title is keyed like a section: by its text).
+        """
         model_name = self._embedder.model_name
+        ranking = self._ranking
+        with_titles = ranking.title_dense > 0
         entries: dict[str, _Entry] = {}
         reused = 0
         changed: list[Article] = []
@@ -381,31 +561,40 @@ class HybridIndex:
             old_entry = previous.get(article.id)
             if old_entry is not None and old_entry.article == article:
                 entries[article.id] = old_entry  # unchanged: nothing to split, embed or tokenise
-                reused += len(old_entry.sections)
+                reused += len(old_entry.sections) + (old_entry.title_vector is not None)
             else:
                 changed.append(article)
 
         split = {article.id: split_sections(article, model_name) for article in changed}
+        # (hash, text) of every vector the changed articles need: sections, then the title
+        texts: dict[str, list[tuple[str, str]]] = {}
+        for article in changed:
+            needed = [(section.content_hash, section.text) for section in split[article.id]]
+            if with_titles:
+                needed.append((content_hash(model_name, article.title), article.title))
+            texts[article.id] = needed
         known: dict[str, Vector] = {}
-        for article_id, sections in split.items():
+        for article_id, needed in texts.items():
             old = previous.get(article_id)
             if old is None:
                 continue
             old_vectors = {s.content_hash: old.vectors[i] for i, s in enumerate(old.sections)}
-            for section in sections:
-                vector = old_vectors.get(section.content_hash)
-                if vector is not None and section.content_hash not in known:
-                    known[section.content_hash] = vector
+            if old.title_vector is not None:
+                old_vectors[content_hash(model_name, old.article.title)] = old.title_vector
+            for text_hash, _ in needed:
+                vector = old_vectors.get(text_hash)
+                if vector is not None and text_hash not in known:
+                    known[text_hash] = vector
                     reused += 1
-        wanted = {s.content_hash for sections in split.values() for s in sections}
+        wanted = {text_hash for needed in texts.values() for text_hash, _ in needed}
         missing = [h for h in wanted if h not in known]
         from_store = self._store.get_many(missing) if missing else {}
         known.update(from_store)
         to_embed: dict[str, str] = {}
-        for sections in split.values():
-            for section in sections:
-                if section.content_hash not in known:
-                    to_embed.setdefault(section.content_hash, section.text)
+        for needed in texts.values():
+            for text_hash, text in needed:
+                if text_hash not in known:
+                    to_embed.setdefault(text_hash, text)
         if to_embed:
             hashes = list(to_embed)
             vectors = self._embedder.embed_documents([to_embed[h] for h in hashes])
@@ -419,9 +608,16 @@ class HybridIndex:
                 np.float32, copy=False
             )
             matrix.setflags(write=False)
-            tokens = tuple(tokenize(s.text) for s in article_sections)
+            spelling = ranking.spelling
+            tokens = tuple(tokenize(s.text, spelling=spelling) for s in article_sections)
+            title_text = " ".join([article.title, *article.tags])
             entries[article.id] = _Entry(
-                article=article, sections=article_sections, vectors=matrix, tokens=tokens
+                article=article,
+                sections=article_sections,
+                vectors=matrix,
+                tokens=tokens,
+                title_tokens=tokenize(title_text, spelling=spelling),
+                title_vector=known[content_hash(model_name, article.title)] if with_titles else None,
             )
         stats = UpdateStats(
             indexed=len(entries),
@@ -432,10 +628,13 @@ class HybridIndex:
         )
         return entries, stats
 
-    def _swap(self, entries: dict[str, _Entry]) -> None:
-        snapshot = _build_snapshot(
-            self._snapshot.version + 1, entries.values(), self._embedder.dimension, self._cache_size
+    def _new_snapshot(self, version: int, entries: Iterable[_Entry]) -> _Snapshot:
+        return _build_snapshot(
+            version, entries, self._embedder.dimension, self._cache_size, self._ranking.title_dense > 0
         )
+
+    def _swap(self, entries: dict[str, _Entry]) -> None:
+        snapshot = self._new_snapshot(self._snapshot.version + 1, entries.values())
         self._entries = entries
         self._snapshot = snapshot  # one reference assignment: atomic for readers
 
@@ -459,34 +658,32 @@ class HybridIndex:
         snap.cache.put(key, response)
         return response
 
-    def _bm25_shares(self, snap: _Snapshot, text: str) -> npt.NDArray[np.float32]:
-        tokens = tokenize(text)
-        if not tokens or snap.bm25 is None:
-            return np.zeros(snap.size, dtype=np.float32)
-        known = [token for token in tokens if token in snap.idf]
-        if not known:
-            return np.zeros(snap.size, dtype=np.float32)
-        scores: npt.NDArray[np.float32] = np.asarray(snap.bm25.get_scores(known), dtype=np.float32)
-        total_idf = sum(snap.idf.get(token, snap.unknown_idf) for token in tokens)
-        shares: npt.NDArray[np.float32] = np.minimum(scores / np.float32(total_idf), np.float32(1.0))
-        return shares
-
     def _search(self, snap: _Snapshot, text: str, k: int, mode: SearchMode) -> SearchResponse:
         th = self.thresholds
-        dense: npt.NDArray[np.float32] | None = None
-        lexical: npt.NDArray[np.float32] | None = None
+        ranking = self._ranking
+        starts = snap.starts
+        dense: npt.NDArray[np.float32] | None = None  # per section
+        lexical: npt.NDArray[np.float32] | None = None  # per section
+        art_dense: npt.NDArray[np.float32] | None = None  # per article
+        art_lex: npt.NDArray[np.float32] | None = None  # per article
         if mode in ("hybrid", "dense"):
-            query_vector = self._embedder.embed_query(text)
+            query_vector = self._embedder.embed_query(_dense_query(text, ranking))
             # einsum, not matmul: OpenBLAS would split this small product over threads and, on a
             # busy 2-core machine, wait a scheduler slice for the second one (8-12 ms instead of
             # 0.4 ms at 10,000 sections, measured); einsum's loop is single-threaded SIMD.
             dense = np.einsum("ij,j->i", snap.matrix, query_vector)
+            art_dense = _field_blend(
+                np.maximum.reduceat(dense, starts),
+                (ranking.lead_dense, dense[starts]),
+                (ranking.title_dense, _cosines(snap.titles, query_vector)),
+            )
         if mode in ("hybrid", "bm25"):
-            lexical = self._bm25_shares(snap, text)
-
-        starts = snap.starts
-        art_dense = np.maximum.reduceat(dense, starts) if dense is not None else None
-        art_lex = np.maximum.reduceat(lexical, starts) if lexical is not None else None
+            terms = _query_terms(text, ranking)
+            lexical = snap.lexicon.shares(terms)
+            title_shares = snap.title_lexicon.shares(terms) if ranking.title_lexical > 0 else None
+            art_lex = _field_blend(
+                np.maximum.reduceat(lexical, starts), (ranking.title_lexical, title_shares)
+            )
 
         # section score (chooses the snippet) and article score (ranks)
         if dense is not None and lexical is not None and art_dense is not None and art_lex is not None:
@@ -529,6 +726,24 @@ class HybridIndex:
             )
         abstain = not results or float(blended[top[0]]) < min_score
         return SearchResponse(results=tuple(results), abstain=abstain)
+
+
+def _cosines(matrix: Matrix | None, vector: Vector) -> npt.NDArray[np.float32] | None:
+    return None if matrix is None else np.einsum("ij,j->i", matrix, vector)
+
+
+def _field_blend(
+    best_section: npt.NDArray[np.float32],
+    *fields: tuple[float, npt.NDArray[np.float32] | None],
+) -> npt.NDArray[np.float32]:
+    """(1 - sum of the weights) * best section + sum of weight * field, per article."""
+    used = [(weight, scores) for weight, scores in fields if weight > 0 and scores is not None]
+    if not used:
+        return best_section
+    blended = np.float32(1 - sum(weight for weight, _ in used)) * best_section
+    for weight, scores in used:
+        blended += np.float32(weight) * scores
+    return blended.astype(np.float32, copy=False)
 
 
 def _top_k(scores: npt.NDArray[np.float32], k: int) -> list[int]:

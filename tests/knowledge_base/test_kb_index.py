@@ -66,9 +66,16 @@ def ids(response: SearchResponse) -> list[str]:
     return [result.article_id for result in response.results]
 
 
+def vectors_of(article: Article) -> int:
+    """Vectors an article needs: one per section and one of its title (the title differs from
+    every section text in these articles)."""
+    return len(split_sections(article, "m")) + 1
+
+
 def test_upsert_then_search_finds_the_article(index: HybridIndex, counting_embedder: Any) -> None:
     stats = index.upsert_many([vpn(), PRINTER, PASSWORD])
-    assert stats.indexed == 3 and stats.embedded == stats.sections == index.section_count
+    assert stats.indexed == 3 and stats.sections == index.section_count
+    assert stats.embedded == stats.sections + 3  # and a title each
     assert counting_embedder.document_calls == 1  # one batch for the whole upsert
     response = index.search("printer paper stuck", k=2)
     assert ids(response)[0] == "printer-jam"
@@ -83,19 +90,20 @@ def test_upsert_then_search_finds_the_article(index: HybridIndex, counting_embed
 def test_changed_section_is_the_only_one_re_embedded(index: HybridIndex, counting_embedder: Any) -> None:
     index.upsert(vpn())
     n_sections = len(split_sections(vpn(), counting_embedder.model_name))
-    assert counting_embedder.documents_embedded == n_sections
+    assert counting_embedder.documents_embedded == vectors_of(vpn()) == n_sections + 1
     counting_embedder.reset()
 
     version = index.version
     stats = index.upsert(vpn())  # unchanged
-    assert counting_embedder.documents_embedded == 0 and stats.reused == n_sections
+    assert counting_embedder.documents_embedded == 0 and stats.reused == n_sections + 1
     assert index.version == version  # nothing changed: no rebuild, no swap
 
     edited = vpn(body=VPN_BODY.replace("select Disconnect.", "select Disconnect, then close the app."))
     stats = index.upsert(edited)
     assert counting_embedder.document_calls == 1 and counting_embedder.documents_embedded == 1
     assert counting_embedder.texts[0].startswith("Connect to the company VPN on Windows: Disconnecting")
-    assert (stats.embedded, stats.reused, stats.sections) == (1, n_sections - 1, n_sections)
+    # the title's vector is kept too
+    assert (stats.embedded, stats.reused, stats.sections) == (1, n_sections, n_sections)
 
     counting_embedder.reset()
     index.upsert(edited.model_copy(update={"audience": "everyone", "category": "network"}))
@@ -111,7 +119,8 @@ def test_store_spares_embedding_after_a_restart(counting_embedder: Any) -> None:
     restarted = HybridIndex(counting_embedder, store)
     stats = restarted.replace_all([vpn(), PRINTER, PASSWORD])
     assert stats.from_store == embedded_first
-    assert counting_embedder.documents_embedded == stats.embedded == len(split_sections(PASSWORD, "m"))
+    # PASSWORD's only section is its title and summary: its title is one more text
+    assert counting_embedder.documents_embedded == stats.embedded == vectors_of(PASSWORD)
 
 
 def test_drafts_are_not_searchable(index: HybridIndex, counting_embedder: Any) -> None:
@@ -244,7 +253,7 @@ def test_apply_upserts_and_removes_in_one_swap(index: HybridIndex) -> None:
     stats = index.apply(upserts=[PASSWORD, vpn(summary="Changed summary.")], removals=["printer-jam"])
     assert index.version == version + 1
     assert index.article_ids == ["password-reset", "vpn-windows"]
-    assert (stats.removed, stats.embedded) == (1, 1 + len(split_sections(PASSWORD, "m")))
+    assert (stats.removed, stats.embedded) == (1, 1 + vectors_of(PASSWORD))
     assert index.get("vpn-windows") == vpn(summary="Changed summary.")
     stats = index.apply(upserts=[PRINTER], removals=["printer-jam", "never-there"])  # removal wins
     assert "printer-jam" not in index and stats.removed == 0 and index.version == version + 1

@@ -1,0 +1,340 @@
+"""Knowledge-base ranking quality: recall@1, recall@3 and MRR per search mode, before and after.
+
+Run:  .venv/bin/python bench/kb_quality.py [--configs baseline,current | all] [--extra 500]
+                                            [--no-heldout] [--store FILE.npz] [--out FILE]
+
+For each configuration (``baseline``: the scoring before field weights, spellings and synonyms,
+``knowledge_base.search.BASELINE_RANKING``; ``current``: ``DEFAULT_RANKING``; ``all`` adds the
+levers one at a time), each corpus (the 55 articles of knowledge_base/articles, then the same
+with ``--extra`` generated near-miss articles from ``knowledge_base.synthetic``) and each mode
+(bm25, dense, hybrid), it measures:
+
+* on the tuning set, tests/knowledge_base/eval_questions.yml (240 in-domain questions, 70 out
+  of domain): recall@1, recall@3, MRR, and how often it abstains on out-of-domain questions
+  (abstain recall) and on in-domain ones (false abstain);
+* on the held-out set, heldout/kb_questions_en.yml (questions with the articles that answer
+  them, and unanswerable ones): the same figures, the unanswerable questions standing for the
+  out-of-domain ones.  Nothing here tunes on it: it is read to report, and ``--no-heldout``
+  leaves it out.  Some of its questions are answered only by draft articles, which are never
+  indexed: ``heldout-published`` gives the figures without them;
+* search latency (k=5) per mode on questions never seen before: every hybrid or dense search
+  runs the model once (the query-vector and result caches are emptied first).
+
+Targets (held-out, hybrid, current configuration, both corpora): recall@1 >= 0.85, recall@3 >=
+0.95, and hybrid above bm25 and dense in recall@1 and MRR.
+
+Writes bench/results/kb_quality.json (`date`, `machine`, `settings`, `configs`, `results[]`
+with one record per configuration, corpus, question set and mode, `latency[]`, `targets`)
+and prints Markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+
+from bench.common import default_out, load_average, machine_info, now_iso, quick_mode, write_json  # noqa: E402
+from knowledge_base.articles import Article, load_articles  # noqa: E402
+from knowledge_base.embeddings import InMemoryEmbeddingStore, MiniLMEmbedder  # noqa: E402
+from knowledge_base.evaluation import EvalQuestion, EvalSet, evaluate, load_eval_set  # noqa: E402
+from knowledge_base.search import (  # noqa: E402
+    BASELINE_RANKING,
+    BASELINE_THRESHOLDS,
+    DEFAULT_RANKING,
+    DEFAULT_THRESHOLDS,
+    SEARCH_MODES,
+    FusionMethod,
+    HybridIndex,
+    Ranking,
+    Thresholds,
+)
+from knowledge_base.synthetic import DEFAULT_SEED, near_miss_articles  # noqa: E402
+
+ARTICLES_DIR = REPO / "knowledge_base" / "articles"
+DEV_FILE = REPO / "tests" / "knowledge_base" / "eval_questions.yml"
+HELDOUT_FILE = REPO / "heldout" / "kb_questions_en.yml"
+MODES = ("bm25", "dense", "hybrid")
+TARGETS = {"recall@1": 0.85, "recall@3": 0.95}
+QUICK_EXTRA = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    name: str
+    ranking: Ranking
+    thresholds: Thresholds
+    fusion: FusionMethod = "blend"
+    note: str = ""
+
+
+def configs() -> dict[str, Config]:
+    """The baseline, each lever added in turn, the current defaults, and rank fusion."""
+    base = BASELINE_RANKING
+    spelled = dataclasses.replace(base, spelling=True)
+    synonyms = dataclasses.replace(
+        spelled, synonym_weight=DEFAULT_RANKING.synonym_weight, expand_dense_query=True
+    )
+    return {
+        config.name: config
+        for config in (
+            Config("baseline", base, BASELINE_THRESHOLDS, note="best section only, blend 0.5"),
+            Config("+spelling", spelled, BASELINE_THRESHOLDS, note="one spelling (wi-fi = wifi...)"),
+            Config("+synonyms", synonyms, BASELINE_THRESHOLDS, note="customer words -> article words"),
+            Config(
+                "+fields",
+                DEFAULT_RANKING,
+                BASELINE_THRESHOLDS,
+                note="title vector, lead section, title-and-tags BM25",
+            ),
+            Config(
+                "current", DEFAULT_RANKING, DEFAULT_THRESHOLDS, note="blend 0.45, thresholds recalibrated"
+            ),
+            Config("current-rrf", DEFAULT_RANKING, DEFAULT_THRESHOLDS, "rrf", note="rank fusion instead"),
+        )
+    }
+
+
+def load_heldout(path: Path) -> EvalSet:
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    return EvalSet(
+        in_domain=[EvalQuestion(q=item["q"], expected=item["expected"]) for item in data["questions"]],
+        out_of_domain=[item["q"] for item in data.get("unanswerable", [])],
+    )
+
+
+def time_searches(
+    index: HybridIndex, embedder: MiniLMEmbedder, questions: list[str], mode: str
+) -> list[float]:
+    """Seconds per search of questions the index and the model have not seen (k=5)."""
+    embedder.clear_query_cache()
+    samples: list[float] = []
+    for question in questions:
+        started = time.perf_counter()
+        index.search(question, k=5, mode=mode)  # type: ignore[arg-type]
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    array = np.array(seconds) * 1000
+    return {
+        "n": len(seconds),
+        "p50_ms": round(float(np.percentile(array, 50)), 2),
+        "p95_ms": round(float(np.percentile(array, 95)), 2),
+        "max_ms": round(float(array.max()), 2),
+    }
+
+
+def table(results: list[dict[str, Any]], question_set: str, with_abstention: bool = True) -> str:
+    rows = [r for r in results if r["set"] == question_set]
+    header = "| config | corpus | mode | recall@1 | recall@3 | MRR |"
+    rule = "|---|---|---|---:|---:|---:|"
+    if with_abstention:
+        header += " abstain recall | false abstain |"
+        rule += "---:|---:|"
+    lines = [header, rule]
+    for r in rows:
+        line = (
+            f"| {r['config']} | {r['corpus']} | {r['mode']} | {r['recall@1']:.3f} | "
+            f"{r['recall@3']:.3f} | {r['mrr']:.3f} |"
+        )
+        if with_abstention:
+            line += f" {r['abstain_recall']:.3f} | {r['false_abstain']:.3f} |"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def check_targets(results: list[dict[str, Any]], config: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"config": config, "set": "heldout", **TARGETS, "met": {}}
+    for corpus in sorted({r["corpus"] for r in results}):
+        by_mode = {
+            r["mode"]: r
+            for r in results
+            if r["config"] == config and r["corpus"] == corpus and r["set"] == "heldout"
+        }
+        if "hybrid" not in by_mode:
+            continue
+        hybrid = by_mode["hybrid"]
+        checks = {name: hybrid[name] >= floor for name, floor in TARGETS.items()}
+        for other in ("bm25", "dense"):
+            if other in by_mode:
+                checks[f"above {other}"] = (
+                    hybrid["recall@1"] > by_mode[other]["recall@1"] and hybrid["mrr"] > by_mode[other]["mrr"]
+                )
+        out["met"][corpus] = checks
+    out["all_met"] = bool(out["met"]) and all(all(c.values()) for c in out["met"].values())
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--configs",
+        default="baseline,current",
+        help=f"comma-separated names or 'all' ({', '.join(configs())})",
+    )
+    parser.add_argument("--extra", type=int, default=None, help="generated articles added (default 500)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the generated articles")
+    parser.add_argument("--no-heldout", action="store_true", help="the tuning set only")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_EXTRA} generated articles")
+    parser.add_argument(
+        "--store", type=Path, default=None, help="an .npz of embeddings to start from and save to"
+    )
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    quick = quick_mode(args.quick)
+    extra = args.extra if args.extra is not None else (QUICK_EXTRA if quick else 500)
+    available = configs()
+    names = list(available) if args.configs == "all" else [n.strip() for n in args.configs.split(",")]
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        parser.error(f"unknown configurations {unknown}; known: {list(available)}")
+    out_path = args.out or default_out("kb_quality.json", quick)
+    load_at_start = load_average()
+
+    loaded = load_articles(ARTICLES_DIR)
+    real: list[Article] = loaded.articles
+    generated = near_miss_articles(extra, seed=args.seed) if extra else []
+    clash = {a.id for a in real} & {a.id for a in generated}
+    if clash:
+        raise SystemExit(f"generated ids clash with real articles: {sorted(clash)}")
+    corpora = {"kb": real}
+    if extra:
+        corpora[f"kb+{extra}"] = real + generated
+    sets = {"dev": load_eval_set(DEV_FILE)}
+    if not args.no_heldout:
+        sets["heldout"] = load_heldout(HELDOUT_FILE)
+    published = {a.id for a in real if a.published}
+    for name, eval_set in list(sets.items()):
+        not_published = sorted({e for q in eval_set.in_domain for e in q.expected} - published)
+        if not_published and name == "heldout":
+            answerable = [q for q in eval_set.in_domain if set(q.expected) & published]
+            print(
+                f"note: {len(eval_set.in_domain) - len(answerable)} held-out questions are answered only by "
+                f"articles that are not published ({', '.join(not_published)}): they count as misses in "
+                "'heldout' and are left out of 'heldout-published'",
+                flush=True,
+            )
+            sets["heldout-published"] = EvalSet(in_domain=answerable, out_of_domain=eval_set.out_of_domain)
+
+    embedder = MiniLMEmbedder()
+    embedder.load()
+    store = InMemoryEmbeddingStore()
+    if args.store is not None and args.store.exists():
+        with np.load(args.store) as data:
+            store.put_many({key: data[key] for key in data.files})
+        print(f"{len(store)} stored embeddings read from {args.store}", flush=True)
+
+    latency_questions = [q.q for q in sets["dev"].in_domain] + list(sets["dev"].out_of_domain)
+    results: list[dict[str, Any]] = []
+    latency: list[dict[str, Any]] = []
+    for name in names:
+        config = available[name]
+        for corpus, articles in corpora.items():
+            started = time.perf_counter()
+            index = HybridIndex(
+                embedder,
+                store,
+                thresholds=config.thresholds,
+                fusion=config.fusion,
+                ranking=config.ranking,
+                result_cache_size=0,
+            )
+            stats = index.replace_all(articles)
+            print(
+                f"[{name} / {corpus}] {len(index)} articles, {index.section_count} sections, "
+                f"embedded {stats.embedded} in {time.perf_counter() - started:.1f}s",
+                flush=True,
+            )
+            for set_name, eval_set in sets.items():
+                for mode in MODES:
+                    report = evaluate(index, eval_set, mode)
+                    figures = report.figures()
+                    results.append(
+                        {
+                            "config": name,
+                            "corpus": corpus,
+                            "articles": len(index),
+                            "set": set_name,
+                            "mode": mode,
+                            "n_in_domain": report.n_in_domain,
+                            "n_out_of_domain": report.n_out_of_domain,
+                            **{key: round(value, 4) for key, value in figures.items()},
+                        }
+                    )
+            for mode in SEARCH_MODES:
+                samples = time_searches(index, embedder, latency_questions, mode)
+                latency.append({"config": name, "corpus": corpus, "mode": mode, **percentiles(samples)})
+
+    if args.store is not None:
+        np.savez(args.store, allow_pickle=False, **dict(store.items()))
+
+    payload: dict[str, Any] = {
+        "date": now_iso(),
+        "machine": machine_info(load_at_start),
+        "quick": quick,
+        "settings": {
+            "extra_articles": extra,
+            "seed": args.seed,
+            "published_articles": len(published),
+            "dev_file": str(DEV_FILE.relative_to(REPO)),
+            "heldout_file": None if args.no_heldout else str(HELDOUT_FILE.relative_to(REPO)),
+            "rank_depth": 10,
+            "latency_questions": len(latency_questions),
+        },
+        "configs": {
+            name: {
+                "ranking": dataclasses.asdict(available[name].ranking),
+                "thresholds": dataclasses.asdict(available[name].thresholds),
+                "fusion": available[name].fusion,
+                "note": available[name].note,
+            }
+            for name in names
+        },
+        "results": results,
+        "latency": latency,
+    }
+    if not args.no_heldout and "current" in names:
+        payload["targets"] = check_targets(results, "current")
+
+    print()
+    print("## Tuning set (tests/knowledge_base/eval_questions.yml)\n")
+    print(table(results, "dev"))
+    if not args.no_heldout:
+        print("\n## Held-out set (heldout/kb_questions_en.yml; abstain recall on the unanswerable ones)\n")
+        print(table(results, "heldout"))
+        if "heldout-published" in sets:
+            print("\n## Held-out questions that a published article answers\n")
+            print(table(results, "heldout-published", with_abstention=False))
+    print("\n## Search latency, questions never seen (ms)\n")
+    print("| config | corpus | mode | p50 | p95 | max |")
+    print("|---|---|---|---:|---:|---:|")
+    for row in latency:
+        print(
+            f"| {row['config']} | {row['corpus']} | {row['mode']} | {row['p50_ms']:.1f} | "
+            f"{row['p95_ms']:.1f} | {row['max_ms']:.1f} |"
+        )
+    if "targets" in payload:
+        print(f"\ntargets (held-out, current, hybrid): {payload['targets']}")
+    write_json(out_path, payload)
+
+
+if __name__ == "__main__":
+    main()
