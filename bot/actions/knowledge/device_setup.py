@@ -30,9 +30,13 @@ from actions.knowledge.format import step_text
 from actions.service import knowledge as kb_client
 
 SETUP_SLOTS = ("setup_article", "setup_step", "setup_help_given", "setup_offered")
-# A guide answers "about as well" as the best one when its score is at least this share of the best's:
-# only those may be preferred for the device.
+# A guide answers "about as well" as the best article when its score is at least this share of the
+# best's: only those are offered, and the device picks among them.
 CLOSE_TO_BEST = 0.85
+# The system's own version of a close guide (VPN on macOS beside VPN on Windows) may rank a little lower
+# for a question that does not name the system; once the customer has said it, it comes first if it is
+# at least this close.
+SAME_GUIDE_OTHER_SYSTEM = 0.7
 MAX_OFFERED = 3
 ASK_DEVICE = "ask_device"
 
@@ -59,48 +63,65 @@ class ValidateDeviceForm(FormValidationAction):  # type: ignore[misc]
         return {"device": None, **flow.retry_counted("device", tracker)}
 
 
-async def guides(query: str) -> list[tuple[kb_client.Article, float]]:
-    """Articles with steps that answer `query` about as well as the best article does (with steps or
-    not), best first, with their search scores. None when the best answer is an article without steps
-    and no guide comes close: then the knowledge base answers with that article."""
+async def guides(query: str) -> tuple[list[tuple[kb_client.Article, float]], float]:
+    """Articles with steps among the answers to `query`, best first, with their search scores, and the
+    best answer's score (with steps or not: an article without steps may answer best)."""
     hits, abstain = await kb_client.search(query, k=6)
     if abstain or not hits:
-        return []
+        return [], 0.0
     best = hits[0].score
     found: list[tuple[kb_client.Article, float]] = []
     for hit in hits:
-        if not hit.has_steps or hit.score < best * CLOSE_TO_BEST or len(found) >= MAX_OFFERED + 1:
+        if not hit.has_steps or hit.score < best * SAME_GUIDE_OTHER_SYSTEM or len(found) >= MAX_OFFERED + 2:
             continue
         article = await kb_client.article(hit.article_id)
         if article and article.steps:
             found.append((article, hit.score))
-    return found
+    return found, best
 
 
-def choose(candidates: list[tuple[kb_client.Article, float]], device: str | None) -> list[kb_client.Article]:
-    """The guides in the order to offer: by the question; among those close to the best, the ones for the
-    device first."""
-    if not candidates:
-        return []
-    best = candidates[0][1]
+def choose(
+    candidates: list[tuple[kb_client.Article, float]], device: str | None, best: float
+) -> list[kb_client.Article]:
+    """The guides to offer, in order: those close to the best answer, by the question; the ones for the
+    device first, including the device's version of a close guide that ranks a little lower."""
     close = [article for article, score in candidates if score >= best * CLOSE_TO_BEST]
-    rest = [article for article, score in candidates if score < best * CLOSE_TO_BEST]
-    if device and device != "unknown":
-        close.sort(key=lambda article: 0 if device in article.applies_to else 1)
-    return close + rest
+    if not device or device == "unknown":
+        return close
+    variants = [
+        article
+        for article, score in candidates
+        if article not in close
+        and device in article.applies_to
+        and score >= best * SAME_GUIDE_OTHER_SYSTEM
+        and any(_same_topic(article, other) for other in close)
+    ]
+    return sorted(close + variants, key=lambda article: 0 if device in article.applies_to else 1)
 
 
-def needs_device(candidates: list[tuple[kb_client.Article, float]], device: str | None) -> bool:
+def _same_topic(article: kb_client.Article, other: kb_client.Article) -> bool:
+    """Two guides for the same thing on different systems ("vpn-windows", "vpn-macos")."""
+    return article.id.split("-")[0] == other.id.split("-")[0] and article.applies_to != other.applies_to
+
+
+def needs_device(candidates: list[tuple[kb_client.Article, float]], device: str | None, best: float) -> bool:
     """The close guides are for different systems, and the customer has not said which one they use."""
     if device:
         return False
-    best = candidates[0][1] if candidates else 0.0
     systems = {
         tuple(sorted(article.applies_to))
         for article, score in candidates
-        if score >= best * CLOSE_TO_BEST and article.applies_to
+        if score >= best * SAME_GUIDE_OTHER_SYSTEM and article.applies_to
     }
-    return len(systems) > 1
+    close_topics = {
+        article.id.split("-")[0] for article, score in candidates if score >= best * CLOSE_TO_BEST
+    }
+    variants = [
+        a
+        for a, score in candidates
+        if score >= best * SAME_GUIDE_OTHER_SYSTEM and a.id.split("-")[0] in close_topics
+    ]
+    return len(systems) > 1 and len({tuple(sorted(a.applies_to)) for a in variants}) > 1
 
 
 def offer(dispatcher: CollectingDispatcher, guides_in_order: list[kb_client.Article]) -> list[EventType]:
@@ -150,14 +171,21 @@ class ActionDeviceSetup(Action):  # type: ignore[misc]  # rasa-sdk ships no type
         # A device named in this request, or answered just now; never one left over from an earlier flow.
         device = device_in_message(tracker) or (tracker.get_slot("device") if asking_again else None)
         query = setup_query(tracker)
-        candidates = await guides(query or "set up a new device")
+        candidates, best = await guides(query or "set up a new device")
         events: list[EventType] = [SlotSet("device", device)]
-        if not candidates:
+        in_order = choose(candidates, device, best)
+        if not in_order:
+            # The best answer has no steps (or there is none): the knowledge base answers instead.
             dispatcher.utter_message(response="utter_setup_no_guide")
-            return [*events, SlotSet("kb_query", query), flow.outcome(flow.USE_KB)]
-        if not asking_again and needs_device(candidates, device):
+            return [
+                *events,
+                SlotSet("kb_query", query),
+                SlotSet("setup_query", None),
+                flow.outcome(flow.USE_KB),
+            ]
+        if not asking_again and needs_device(candidates, device, best):
             return [*events, SlotSet("setup_query", query), flow.outcome(ASK_DEVICE)]
-        return [*events, SlotSet("setup_query", None), *offer(dispatcher, choose(candidates, device))]
+        return [*events, SlotSet("setup_query", None), *offer(dispatcher, in_order)]
 
 
 class ActionDeviceStep(Action):  # type: ignore[misc]
