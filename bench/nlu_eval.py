@@ -129,14 +129,15 @@ def _top_confusions(predicted: list[str]) -> dict[str, int]:
 
 
 def choose_threshold(tuning: list[Parsed], min_in_scope: float) -> float:
-    """The threshold with the best out-of-scope recall on the tuning side whose in-scope accuracy stays at
-    or above `min_in_scope` (the lowest threshold when none does)."""
-    best = (-1.0, 0.0)
+    """The threshold with the best balance on the tuning side (the mean of in-scope accuracy and
+    out-of-scope recall), among those that keep in-scope accuracy at or above `min_in_scope` when any
+    does."""
+    scored = []
     for threshold in THRESHOLDS:
         result = figures(tuning, threshold)
-        if (result["in_scope_accuracy"] or 0) >= min_in_scope and result["out_of_scope_recall"] > best[0]:
-            best = (result["out_of_scope_recall"], threshold)
-    return best[1]
+        balance = ((result["in_scope_accuracy"] or 0) + (result["out_of_scope_recall"] or 0)) / 2
+        scored.append(((result["in_scope_accuracy"] or 0) >= min_in_scope, balance, -threshold, threshold))
+    return max(scored)[3]
 
 
 async def parse_all(model: Path, examples: list[Example]) -> tuple[list[Parsed], list[float]]:
@@ -229,24 +230,19 @@ def main() -> int:
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    results = [evaluate(config.resolve(), args.german, args.min_in_scope) for config in args.config]
-    for result in results:
+    results = []
+    for config in args.config:
+        result = evaluate(config.resolve(), args.german, args.min_in_scope)
+        results.append(result)
         line = {k: result[k] for k in ("config", "train_seconds", "parse_ms_p95", "threshold")}
         for source in ("heldout_en", "heldout_de", "clinc_val"):
             if source in result:
-                line[source] = {
-                    k: v for k, v in result[source].items() if k not in ("per_intent", "sweep", "errors")
-                }
-        print(json.dumps(line))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(
-            json.dumps(
-                {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "runs": results},
-                indent=1,
-            )
-            + "\n"
-        )
+                line[source] = {k: v for k, v in result[source].items() if k not in ("per_intent", "sweep", "errors")}
+        print(json.dumps(line), flush=True)
+        if args.out:  # after each pipeline: a long run that stops keeps what it measured
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            machine = {"cpus": os.cpu_count(), "python": platform.python_version()}
+            args.out.write_text(json.dumps({"machine": machine, "runs": results}, indent=1) + "\n")
     return 0
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT.parent / "shared" / "data" / "clinc150_train_val.json"
 OUT = ROOT / "bot" / "data" / "nlu_clinc.yml"
-PER_INTENT = 3
+PER_INTENT = 2
 SMALL_TALK_PER_INTENT = 8
 OURS = {
     "greeting": "greet",
