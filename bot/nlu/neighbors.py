@@ -59,7 +59,9 @@ def vote(
         weights[labels[index]] += max(float(similarities[index]), 0.0)
     total = sum(weights.values()) or 1.0
     nearness = min(max(float(similarities[closest[0]]), 0.0), 1.0)
-    ranked = sorted(((name, weight / total * nearness) for name, weight in weights.items()), key=lambda x: -x[1])
+    ranked = sorted(
+        ((name, weight / total * nearness) for name, weight in weights.items()), key=lambda x: -x[1]
+    )
     return ranked
 
 
@@ -108,7 +110,7 @@ class SemanticNeighborsClassifier(GraphComponent, IntentClassifier):
                 labels.append(str(example.get(INTENT)))
         if not rows:
             raise InvalidConfigException(
-                "SemanticNeighborsClassifier needs sentence features: put SentenceEmbeddingFeaturizer before it"
+                "SemanticNeighborsClassifier needs sentence features: SentenceEmbeddingFeaturizer comes first"
             )
         self._vectors = np.stack(rows).astype(np.float32)
         self._labels = labels
@@ -149,7 +151,9 @@ class SemanticNeighborsClassifier(GraphComponent, IntentClassifier):
                 for name, confidence in ranked:
                     blended[name] += weight * confidence
                 for item in earlier:
-                    blended[str(item[INTENT_NAME_KEY])] += (1 - weight) * float(item[PREDICTED_CONFIDENCE_KEY])
+                    blended[str(item[INTENT_NAME_KEY])] += (1 - weight) * float(
+                        item[PREDICTED_CONFIDENCE_KEY]
+                    )
                 ranked = sorted(blended.items(), key=lambda x: -x[1])
             ranking = [
                 {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: round(confidence, 4)}

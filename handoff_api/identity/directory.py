@@ -42,6 +42,7 @@ DEMO_USERS = (
     DirectoryUser("asmith", "Alex Smith", "alex.smith@example.com", locked=False),
     DirectoryUser("pchen", "Priya Chen", "priya.chen@example.com", locked=True),
     DirectoryUser("tlocked", "Tom Locked", "tom.locked@example.com", locked=True),
+    DirectoryUser("rlocked", "Rita Locked", "rita.locked@example.com", locked=True),
     DirectoryUser("nomail", "Noel Nomail", None, locked=False),
 )
 

@@ -123,24 +123,41 @@ async def test_a_number_is_a_rating_only_when_the_bot_asked_for_one(domain: Any)
     assert [(e["event"], e.get("name")) for e in events] == [("followup", "action_answer_from_kb")]
 
 
-async def test_a_security_incident_goes_to_an_engineer_urgently(domain: Any) -> None:
+@pytest.mark.parametrize(
+    ("said", "priority"),
+    [
+        ("all my files are locked and there is a note asking for bitcoin", "p1"),
+        ("my work laptop was stolen from my car", "p2"),
+    ],
+)
+async def test_a_security_incident_goes_to_an_engineer_urgently(
+    said: str, priority: str, domain: Any
+) -> None:
     from actions.handoff.security import ActionSecurityIncident
 
     dispatcher = CollectingDispatcher()
-    asked = user("all my files are locked and there is a note asking for bitcoin", "security_incident")
+    asked = user(said, "security_incident", confidence=0.9)
     slots = _slots(await ActionSecurityIncident().run(dispatcher, conversation("c", timeline(asked)), domain))
     assert [m["response"] for m in dispatcher.messages] == ["utter_security_incident"]
-    assert (
-        slots["flow_outcome"],
-        slots["handoff_reason"],
-        slots["handoff_priority"],
-        slots["handoff_category"],
-    ) == (
+    assert (slots["flow_outcome"], slots["handoff_reason"], slots["handoff_category"]) == (
         "handover",
         "security_incident",
-        "p2",
         "security",
     )
+    assert slots["handoff_priority"] == priority
+
+
+@pytest.mark.service
+async def test_an_unsure_incident_that_the_knowledge_base_answers_gets_the_answer(
+    service_env: HelpdeskService, domain: Any
+) -> None:
+    from actions.handoff.security import ActionSecurityIncident
+
+    dispatcher = CollectingDispatcher()
+    asked = user("how do I clear the cache and cookies in my browser", "security_incident", confidence=0.31)
+    events = await ActionSecurityIncident().run(dispatcher, conversation("c", timeline(asked)), domain)
+    assert dispatcher.messages == []
+    assert [(e["event"], e.get("name")) for e in events] == [("followup", "action_answer_from_kb")]
 
 
 @pytest.mark.service

@@ -34,6 +34,30 @@ QUIET_SECONDS = 1.2
 FIRST_ANSWER_SECONDS = 30.0
 
 PRIORITY_ORDER = {"p1": 1, "p2": 2, "p3": 3, "p4": 4}
+# One customer at a time per directory account: a second one-time code for the same account replaces the
+# first, as it would for one person asking twice.
+_ACCOUNT_LOCKS: dict[str, asyncio.Lock] = {}
+# The demo directory's people: a scenario that needs a locked account gets one nobody unlocked yet (an
+# unlock lasts until the service restarts), one that needs an unlocked account takes turns.
+LOCKED = [
+    ("mlocked", "max.locked@example.com"),
+    ("pchen", "priya.chen@example.com"),
+    ("tlocked", "tom.locked@example.com"),
+    ("rlocked", "rita.locked@example.com"),
+]
+UNLOCKED = [("jdoe", "jane.doe@example.com"), ("asmith", "alex.smith@example.com")]
+_handed_out: dict[str, int] = {"locked": 0, "unlocked": 0}
+
+
+def demo_account(account: str) -> tuple[str, str]:
+    """A demo directory account standing in for the scenario's (jdoe: any unlocked one, mlocked: a locked
+    one not unlocked by an earlier scenario of this run)."""
+    kind, pool = ("locked", LOCKED) if account == "mlocked" else ("unlocked", UNLOCKED)
+    chosen = pool[_handed_out[kind] % len(pool)]
+    _handed_out[kind] += 1
+    return chosen
+
+
 # A fault the knowledge base could not fix reaches an engineer with the details collected either way:
 # "reported_issue" (no article was tried) and "kb_no_answer" (articles were tried, none helped) are the
 # same right escalation.
@@ -99,7 +123,9 @@ class ScriptedCustomer:
         articles: Articles,
     ) -> None:
         self.scenario = scenario
-        self.facts: dict[str, Any] = scenario.get("facts") or {}
+        self.facts: dict[str, Any] = dict(scenario.get("facts") or {})
+        if self.facts.get("account"):
+            self.facts["account"], self.facts["email"] = demo_account(str(self.facts["account"]))
         self.expect: dict[str, Any] = scenario.get("expect") or {}
         self.right_articles: list[str] = list(self.expect.get("articles") or [])
         self.rasa_url = rasa_url
@@ -128,6 +154,14 @@ class ScriptedCustomer:
     # -- the conversation ---------------------------------------------------------------------------
 
     async def play(self) -> Outcome:
+        account = str(self.facts.get("account") or "")
+        if not account:
+            return await self._play()
+        lock = _ACCOUNT_LOCKS.setdefault(account, asyncio.Lock())
+        async with lock:
+            return await self._play()
+
+    async def _play(self) -> Outcome:
         started = time.monotonic()
         confirmed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.client.on("session_confirm", lambda sid: confirmed.done() or confirmed.set_result(sid))
@@ -205,7 +239,7 @@ class ScriptedCustomer:
         buttons = [b for m in messages for b in m.buttons]
 
         if re.search(r"\bHD-\d{5}\b", text) and re.search(
-            r"opened ticket|ticket .* opened|ticket .* erstellt|ticket .* angelegt", lowered
+            r"i've opened ticket|i have opened ticket|ticket .* (?:erstellt|angelegt)", lowered
         ):
             self._finish("escalated")
             if buttons and re.search(r"e-mail|email|mail", lowered):
@@ -281,7 +315,7 @@ class ScriptedCustomer:
             return None
         if re.search(
             r"ticket .* (?:is|ist) (?:waiting|assigned|resolved|with|in)"
-            r"|no tickets from this chat|keine tickets",
+            r"|no tickets from this chat|can't find ticket .* in this chat|keine tickets",
             lowered,
         ):
             self._finish("contained", article="ticket_status")

@@ -4,16 +4,26 @@ what to do right now, then an engineer, urgently. Never the account-unlock flow,
 
 from __future__ import annotations
 
+import re
+
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.conversation import flow
+from actions.service import knowledge as kb_client
 
-# Impact unknown but possibly wide, and it cannot wait: p2 at least (the queue's second rank; p1 is kept
-# for a whole company that cannot work, which the engineer can raise it to).
+# It cannot wait: p2 at least. Malware that encrypts or spreads (ransomware, a virus) can take the whole
+# company down within the hour: p1, the top of the queue.
 PRIORITY = "p2"
+# An urgent handoff costs an engineer's attention at once: when the NLU is unsure it was an incident and
+# the knowledge base clearly answers something else ("print a PDF from my iPad before a meeting"), the
+# answer comes first; the customer can still ask for a person.
+UNSURE = 0.5
+CLEAR_ANSWER = 0.45
+SECURITY_ARTICLES = {"report-phishing", "suspicious-login-alert", "lost-stolen-device"}
+SPREADING = re.compile(r"ransom|encrypt|bitcoin|malware|virus|trojan|worm|spread", re.IGNORECASE)
 
 
 class ActionSecurityIncident(Action):  # type: ignore[misc]  # rasa-sdk ships no type information
@@ -23,5 +33,19 @@ class ActionSecurityIncident(Action):  # type: ignore[misc]  # rasa-sdk ships no
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
+        if confidence < UNSURE:
+            text = flow.latest_text(tracker)
+            hits, abstain = await kb_client.search(text) if text else ([], True)
+            if (
+                hits
+                and not abstain
+                and hits[0].score >= CLEAR_ANSWER
+                and hits[0].article_id not in SECURITY_ARTICLES
+            ):
+                return [FollowupAction("action_answer_from_kb")]
         dispatcher.utter_message(response="utter_security_incident")
-        return flow.hand_over("security_incident", priority=PRIORITY, category="security")
+        priority = (
+            "p1" if SPREADING.search(flow.text_of_latest_intent(tracker, {"security_incident"})) else PRIORITY
+        )
+        return flow.hand_over("security_incident", priority=priority, category="security")

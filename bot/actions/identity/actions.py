@@ -22,6 +22,8 @@ from actions.service.client import HelpdeskClient, HelpdeskUnavailable
 logger = logging.getLogger(__name__)
 
 VERIFIED = "[verified]"
+# What the identity slots hold when the customer could not name their account.
+SKIPPED = "[skipped]"
 IDENTITY_SLOTS = ("account", "otp_code", "verification_id", "verified_customer", "account_lookups")
 
 
@@ -52,6 +54,17 @@ class ValidateIdentityForm(FormValidationAction):  # type: ignore[misc]
         if not account:
             # Slots reset when the flow starts are validated too: nothing typed, nothing to say.
             return {"account": None}
+        if flow.latest_intent(tracker) == "dont_know" or flow.not_sure(account):
+            # No account, no check: rather than asking again, the knowledge base answers what they asked
+            # (perhaps they did not mean a reset at all), and a person after that.
+            dispatcher.utter_message(response="utter_identity_skipped")
+            asked = flow.text_of_latest_intent(tracker, {"password_reset", "account_locked"})
+            return {
+                "account": SKIPPED,
+                "otp_code": SKIPPED,
+                "kb_query": asked or None,
+                "flow_outcome": flow.USE_KB,
+            }
         lookups = int(tracker.get_slot("account_lookups") or 0) + 1
         return await send_code(dispatcher, tracker, account, lookups)
 
@@ -76,6 +89,8 @@ class ActionIdentityComplete(Action):  # type: ignore[misc]
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if tracker.get_slot("otp_code") == SKIPPED:
+            return [*(SlotSet(name, None) for name in IDENTITY_SLOTS), flow.outcome(flow.USE_KB)]
         if tracker.get_slot("flow_outcome") == flow.HANDOVER or tracker.get_slot("otp_code") != VERIFIED:
             # The form ended without a verified code: the validator already told the customer why.
             return [flow.outcome(flow.HANDOVER)]
