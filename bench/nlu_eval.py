@@ -129,15 +129,13 @@ def _top_confusions(predicted: list[str]) -> dict[str, int]:
 
 
 def choose_threshold(tuning: list[Parsed], min_in_scope: float) -> float:
-    """The threshold with the best balance on the tuning side (the mean of in-scope accuracy and
-    out-of-scope recall), among those that keep in-scope accuracy at or above `min_in_scope` when any
-    does."""
-    scored = []
+    """The highest threshold (the most out-of-scope messages caught) at which the tuning side's in-scope
+    accuracy stays at or above `min_in_scope`; the lowest when none does."""
+    chosen = THRESHOLDS[0]
     for threshold in THRESHOLDS:
-        result = figures(tuning, threshold)
-        balance = ((result["in_scope_accuracy"] or 0) + (result["out_of_scope_recall"] or 0)) / 2
-        scored.append(((result["in_scope_accuracy"] or 0) >= min_in_scope, balance, -threshold, threshold))
-    return max(scored)[3]
+        if (figures(tuning, threshold)["in_scope_accuracy"] or 0) >= min_in_scope:
+            chosen = threshold
+    return chosen
 
 
 async def parse_all(model: Path, examples: list[Example]) -> tuple[list[Parsed], list[float]]:
@@ -221,6 +219,31 @@ def evaluate(config: Path, german: bool, min_in_scope: float) -> dict[str, Any]:
     return result
 
 
+def language_detection() -> dict[str, Any]:
+    """How often the conversation's language is detected right from a first message of 3 words or more
+    (the held-out messages and the scenarios' opening lines, English and German)."""
+    import re as _re
+
+    from actions.conversation.language import MIN_WORDS, detected_language
+
+    messages: list[tuple[str, str]] = []
+    for language in ("en", "de"):
+        messages += [
+            (e.text, language) for e in load_utterances(ROOT / f"heldout/intents_{language}.yml", language)
+        ]
+        scenarios = yaml.safe_load((ROOT / f"heldout/scenarios_{language}.yml").read_text())["scenarios"]
+        messages += [(str(s["opening"]), language) for s in scenarios]
+    long_enough = [(t, lang) for t, lang in messages if len(_re.findall(r"[^\W\d_]{2,}", t)) >= MIN_WORDS]
+    right = sum(detected_language(t) == lang for t, lang in long_enough)
+    undecided = sum(detected_language(t) is None for t, _ in long_enough)
+    return {
+        "messages": len(long_enough),
+        "right": round(right / len(long_enough), 4),
+        "undecided": round(undecided / len(long_enough), 4),
+        "wrong": round((len(long_enough) - right - undecided) / len(long_enough), 4),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", action="append", type=Path, required=True)
@@ -235,18 +258,24 @@ def main() -> int:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     results = []
+    detection = language_detection() if args.german else None
+    if detection:
+        print(json.dumps({"language_detection": detection}), flush=True)
     for config in args.config:
         result = evaluate(config.resolve(), args.german, args.min_in_scope)
         results.append(result)
         line = {k: result[k] for k in ("config", "train_seconds", "parse_ms_p95", "threshold")}
         for source in ("heldout_en", "heldout_de", "clinc_val"):
             if source in result:
-                line[source] = {k: v for k, v in result[source].items() if k not in ("per_intent", "sweep", "errors")}
+                line[source] = {
+                    k: v for k, v in result[source].items() if k not in ("per_intent", "sweep", "errors")
+                }
         print(json.dumps(line), flush=True)
         if args.out:  # after each pipeline: a long run that stops keeps what it measured
             args.out.parent.mkdir(parents=True, exist_ok=True)
             machine = {"cpus": os.cpu_count(), "python": platform.python_version()}
-            args.out.write_text(json.dumps({"machine": machine, "runs": results}, indent=1) + "\n")
+            document = {"machine": machine, "language_detection": detection, "runs": results}
+            args.out.write_text(json.dumps(document, indent=1) + "\n")
     return 0
 
 

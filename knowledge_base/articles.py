@@ -63,6 +63,7 @@ _SLUG_RE = re.compile(SLUG_PATTERN)
 MAX_SLUG_LENGTH = 100
 
 ArticleStatus = Literal["draft", "published"]
+ArticleLanguage = Literal["en", "de"]
 
 # Order of the front-matter keys in exported files (the body is not front matter).
 _FIELD_ORDER = (
@@ -75,6 +76,8 @@ _FIELD_ORDER = (
     "status",
     "summary",
     "steps",
+    "language",
+    "translation_of",
     "updated_at",
     "updated_by",
 )
@@ -168,6 +171,10 @@ class Article(BaseModel):
     status: ArticleStatus = "draft"
     summary: OptionalText = None
     steps: list[Step] = Field(default_factory=list)
+    # The article's language, and the article it translates (a German article names its English original;
+    # the editor shows the pair side by side and marks a translation older than its original).
+    language: ArticleLanguage = "en"
+    translation_of: Annotated[str | None, Field(max_length=MAX_SLUG_LENGTH, pattern=SLUG_PATTERN)] = None
     updated_at: Timestamp = None
     updated_by: OptionalText = None
 
@@ -389,7 +396,12 @@ def _front_matter(article: Article) -> dict[str, Any]:
         if key in ("tags", "applies_to"):
             meta[key] = _FlowList(value or [])
             continue
-        if value is None or value == [] or (key == "category" and value == ""):
+        if (
+            value is None
+            or value == []
+            or (key == "category" and value == "")
+            or (key == "language" and value == "en")
+        ):
             continue
         if key == "steps":
             value = [{k: v for k, v in step.items() if v is not None} for step in value]

@@ -34,6 +34,7 @@ def _summary_fields(handoff: Handoff) -> dict[str, object]:
         "reason": handoff.reason,
         "summary": handoff.summary,
         "customer": handoff.customer,
+        "language": handoff.language,
         "assignee": {"id": handoff.assignee.id, "name": handoff.assignee.name} if handoff.assignee else None,
         "sla": {
             "first_response_due": handoff.first_response_due,

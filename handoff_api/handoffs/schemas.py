@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from handoff_api.core.fields import Identifier, ShortText, StrictModel, Text, UtcDatetime
-from handoff_api.models.vocabulary import Level, Priority, Reason, Status, Tier
+from handoff_api.models.vocabulary import Language, Level, Priority, Reason, Status, Tier
 
 
 class Customer(BaseModel):
@@ -60,6 +60,7 @@ class HandoffCreate(StrictModel):
     customer: CustomerIn = Field(default_factory=CustomerIn)
     context: BotContext = Field(default_factory=BotContext)
     transcript: list[TranscriptLineIn] = Field(default_factory=list, max_length=500)
+    language: Language = Field(default="en", description="the conversation's language")
 
 
 class AgentRef(BaseModel):
@@ -103,6 +104,7 @@ class HandoffSummary(BaseModel):
     sla: Sla
     created_at: UtcDatetime
     updated_at: UtcDatetime
+    language: Language = "en"
 
 
 class HandoffChange(HandoffSummary):

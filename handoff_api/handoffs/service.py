@@ -86,6 +86,7 @@ def create(session: Session, data: HandoffCreate, bot: User) -> Created:
         "vendor_case": None,
         "breaches_announced": [],
         "reopened_count": 0,
+        "language": data.language,
     }
     transcript = [
         repository.Line(

@@ -28,6 +28,8 @@ class ArticleFields(BaseModel):
     status: Literal["draft", "published"] = "draft"
     summary: Annotated[Text | None, Field(max_length=2000)] = None
     steps: Annotated[list[StepIn], Field(max_length=50)] = Field(default_factory=list)
+    language: Literal["en", "de"] = "en"
+    translation_of: Annotated[str | None, Field(max_length=100, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")] = None
 
 
 class ArticleCreate(ArticleFields):
@@ -53,6 +55,8 @@ class ArticleUpdate(BaseModel):
     status: Literal["draft", "published"] | None = None
     summary: Annotated[Text | None, Field(max_length=2000)] = None
     steps: Annotated[list[StepIn] | None, Field(max_length=50)] = None
+    language: Literal["en", "de"] | None = None
+    translation_of: Annotated[str | None, Field(max_length=100, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")] = None
 
 
 class ArticleOut(BaseModel):
@@ -66,6 +70,8 @@ class ArticleOut(BaseModel):
     status: str
     summary: str | None
     steps: list[dict[str, Any]]
+    language: str = "en"
+    translation_of: str | None = None
     version: int
     updated_at: UtcDatetime
     updated_by: str | None
@@ -76,6 +82,8 @@ class ArticleSummaryOut(BaseModel):
     id: str
     title: str
     category: str | None
+    language: str = "en"
+    translation_of: str | None = None
     status: str
     version: int
     updated_at: UtcDatetime

@@ -11,7 +11,19 @@ from handoff_api.core.errors import Conflict, Invalid, NotFound
 from handoff_api.models import ArticleRevision, ArticleRow, utcnow
 from knowledge_base.articles import Article, slugify
 
-CONTENT_FIELDS = ("title", "body", "category", "tags", "applies_to", "audience", "status", "summary", "steps")
+CONTENT_FIELDS = (
+    "title",
+    "body",
+    "category",
+    "tags",
+    "applies_to",
+    "audience",
+    "status",
+    "summary",
+    "steps",
+    "language",
+    "translation_of",
+)
 
 
 def to_article(row: ArticleRow) -> Article:

@@ -53,6 +53,8 @@ class Handoff(Base):
     # Which SLA breaches were already announced ("first_response", "resolution"), so each is raised once.
     breaches_announced: Mapped[list[str]] = mapped_column(default=list)
     reopened_count: Mapped[int] = mapped_column(default=0)
+    # The conversation's language (en, de): the notices the desk sends the customer follow it.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
 
     assignee: Mapped[User | None] = relationship(lazy="joined")
     # Loaded when read (the detail view reads them; writes and queues do not): loading all three with

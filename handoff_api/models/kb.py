@@ -24,6 +24,8 @@ class ArticleRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="draft")
     summary: Mapped[str | None] = mapped_column(Text)
     steps: Mapped[list[Any]] = mapped_column(default=list)
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    translation_of: Mapped[str | None] = mapped_column(String(100), index=True)
     # Optimistic concurrency: an edit names the version it started from; a stale one gets 409.
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

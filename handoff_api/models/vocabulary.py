@@ -13,6 +13,8 @@ Priority = Literal["p1", "p2", "p3", "p4"]
 Level = Literal["high", "medium", "low"]
 Status = Literal["waiting", "assigned", "resolved"]
 Presence = Literal["online", "away", "offline"]
+# The languages a conversation is held in (everything the customer reads follows it).
+Language = Literal["en", "de"]
 Reason = Literal[
     "customer_request",
     "low_confidence",

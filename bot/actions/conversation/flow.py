@@ -82,8 +82,14 @@ def ask_rating(
     return [SlotSet("rating_for", rating_for), SlotSet("rating_asked", True), outcome(DONE)]
 
 
-def yes_no_buttons() -> list[dict[str, str]]:
-    return [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+def yes_no_buttons(tracker: Tracker) -> list[dict[str, str]]:
+    from actions.conversation.language import language_of, text
+
+    language = language_of(tracker)
+    return [
+        {"title": text(language, "yes"), "payload": "/affirm"},
+        {"title": text(language, "no"), "payload": "/deny"},
+    ]
 
 
 def retried(tracker: Tracker, question: str) -> bool:

@@ -11,6 +11,7 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, Follo
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.conversation.language import language_of, text
 from actions.handoff.payload import build_handoff_payload
 from actions.service.client import Handoff, HelpdeskClient, HelpdeskUnavailable
 
@@ -36,7 +37,7 @@ class ActionHandoff(Action):  # type: ignore[misc]  # rasa-sdk ships no type inf
             dispatcher.utter_message(response="utter_handoff_failed")
             return []
 
-        tell_customer_about(handoff, dispatcher)
+        tell_customer_about(handoff, dispatcher, language_of(tracker))
         events: list[EventType] = [
             SlotSet("handoff_ticket", handoff.number),
             # Reason, tier, priority and category describe this hand-over only.
@@ -60,25 +61,34 @@ def nobody_online(handoff: Handoff) -> bool:
     return handoff.status == "waiting" and handoff.agents_online == 0
 
 
-def expected_wait(handoff: Handoff) -> str:
-    """The tier's first-response target for this ticket, in words ("by 16:30 UTC")."""
+def expected_wait(handoff: Handoff, language: str = "en") -> str:
+    """The tier's first-response target for this ticket, in words ("within 29 minutes (by 16:30 UTC)")."""
     try:
         due = datetime.fromisoformat(str(handoff.first_response_due).replace("Z", "+00:00"))
     except ValueError:
-        return "as soon as an engineer is back"
+        return "as soon as an engineer is back" if language == "en" else "sobald ein Techniker wieder da ist"
     minutes = max(1, int((due - datetime.now(timezone.utc)).total_seconds() // 60))
-    within = f"{minutes} minutes" if minutes < 120 else f"{round(minutes / 60)} hours"
-    return f"within {within} (by {due:%H:%M} UTC{'' if minutes < 24 * 60 else f' on {due:%d %b}'})"
+    within = (
+        text(language, "within_minutes", count=minutes)
+        if minutes < 120
+        else text(language, "within_hours", count=round(minutes / 60))
+    )
+    day = (
+        ""
+        if minutes < 24 * 60
+        else text(language, "on_day", day=f"{due:%d.%m.}" if language == "de" else f"{due:%d %b}")
+    )
+    return f"{within} {text(language, 'by_time', time=f'{due:%H:%M}', day=day)}"
 
 
-def tell_customer_about(handoff: Handoff, dispatcher: CollectingDispatcher) -> None:
+def tell_customer_about(handoff: Handoff, dispatcher: CollectingDispatcher, language: str = "en") -> None:
     """Ticket number and what happens next, in the words of `utter_handoff_*` responses."""
     fill: dict[str, Any] = {"ticket_number": handoff.number, "tier_label": handoff.tier.upper()}
     if nobody_online(handoff):
         dispatcher.utter_message(
             response="utter_handoff_nobody_online",
             queue_position=handoff.queue_position or 1,
-            expected_wait=expected_wait(handoff),
+            expected_wait=expected_wait(handoff, language),
             **fill,
         )
     elif handoff.status == "waiting" and handoff.queue_position:

@@ -12,6 +12,8 @@ from typing import Any
 from helpdesk_text.redaction import redact, redact_value
 from rasa_sdk import Tracker
 
+from actions.conversation.language import language_of
+
 DEFAULT_REASON = "customer_request"
 DEFAULT_TIER = "l2"
 LOW_CONFIDENCE_REASON = "low_confidence"
@@ -28,6 +30,8 @@ INTERNAL_SLOTS = frozenset(
         "kb_articles_tried",
         "steps_tried",
         "session_started_metadata",
+        "language",
+        "language_source",
         "requested_slot",
         # The flows' own bookkeeping (see actions/flow.py and the domain).
         "flow_outcome",
@@ -109,6 +113,7 @@ def build_handoff_payload(tracker: Tracker, reason: str | None = None) -> dict[s
         "reason": reason,
         "tier": tier,
         "summary": _summary(topic_intent, reason, user_events),
+        "language": language_of(tracker),
         "context": {
             "intent": intent,
             "confidence": confidence,

@@ -18,11 +18,13 @@ from actions.service import knowledge as kb_client
 # company down within the hour: p1, the top of the queue.
 PRIORITY = "p2"
 # An urgent handoff costs an engineer's attention at once: when the NLU is unsure it was an incident and
-# the knowledge base clearly answers something else ("print a PDF from my iPad before a meeting"), the
-# answer comes first; the customer can still ask for a person.
+# the knowledge base clearly answers the message ("print a PDF from my iPad before a meeting", or "how do
+# I report this phishing mail, I didn't click anything"), the answer comes first; the customer can still
+# ask for a person.
 UNSURE = 0.5
 CLEAR_ANSWER = 0.45
-SECURITY_ARTICLES = {"report-phishing", "suspicious-login-alert", "lost-stolen-device"}
+# A lost or stolen device is wiped remotely by an engineer, however the customer put it.
+ALWAYS_AN_ENGINEER = {"lost-stolen-device"}
 SPREADING = re.compile(r"ransom|encrypt|bitcoin|malware|virus|trojan|worm|spread", re.IGNORECASE)
 
 
@@ -41,7 +43,7 @@ class ActionSecurityIncident(Action):  # type: ignore[misc]  # rasa-sdk ships no
                 hits
                 and not abstain
                 and hits[0].score >= CLEAR_ANSWER
-                and hits[0].article_id not in SECURITY_ARTICLES
+                and hits[0].article_id not in ALWAYS_AN_ENGINEER
             ):
                 return [FollowupAction("action_answer_from_kb")]
         dispatcher.utter_message(response="utter_security_incident")

@@ -18,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.conversation import flow
+from actions.conversation.language import language_of
 from actions.knowledge.format import answer_text
 from actions.service import knowledge as kb_client
 
@@ -40,12 +41,14 @@ def consecutive_misses(tracker: Tracker) -> int:
     return misses
 
 
-async def show(dispatcher: CollectingDispatcher, tried: list[Any], hit: kb_client.Hit) -> list[EventType]:
+async def show(
+    dispatcher: CollectingDispatcher, tried: list[Any], hit: kb_client.Hit, language: str = "en"
+) -> list[EventType]:
     """Shows one article and asks whether it helped; records it as tried."""
     # The summary is the short answer; the steps are fetched only when there is no summary
     # (one service call per turn instead of two: the KB turn's latency budget is 150 ms).
     article = await kb_client.article(hit.article_id) if hit.has_steps and not hit.summary else None
-    dispatcher.utter_message(text=answer_text(hit, article))
+    dispatcher.utter_message(text=answer_text(hit, article, language))
     dispatcher.utter_message(response="utter_did_that_help")
     tried = [*tried, {"article_id": hit.article_id, "title": hit.title, "verdict": "shown"}]
     return [
@@ -76,7 +79,11 @@ class ActionAnswerFromKb(Action):  # type: ignore[misc]  # rasa-sdk ships no typ
             close = [hit for hit in hits[1:MAX_ARTICLES_SHOWN] if hit.score >= best * CLOSE_TO_BEST]
             candidates = [asdict(hit) for hit in close]
             tried = flow.slot_list(tracker, "kb_articles_tried")
-            return [*events, SlotSet("kb_candidates", candidates), *await show(dispatcher, tried, hits[0])]
+            return [
+                *events,
+                SlotSet("kb_candidates", candidates),
+                *await show(dispatcher, tried, hits[0], language_of(tracker)),
+            ]
 
         if intent == "nlu_fallback":
             dispatcher.utter_message(response="utter_clarify")
@@ -126,7 +133,7 @@ class ActionKbFeedback(Action):  # type: ignore[misc]
         candidates = flow.slot_list(tracker, "kb_candidates")
         if candidates:
             dispatcher.utter_message(response="utter_try_another_article")
-            shown = await show(dispatcher, tried, kb_client.Hit.from_api(candidates[0]))
+            shown = await show(dispatcher, tried, kb_client.Hit.from_api(candidates[0]), language_of(tracker))
             return [*events, SlotSet("kb_candidates", candidates[1:]), *shown]
         if tracker.get_slot("kb_flow") == "problem":
             dispatcher.utter_message(response="utter_collect_details")

@@ -26,6 +26,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.conversation import flow
 from actions.conversation.devices import device_in_message, device_of
+from actions.conversation.language import language_of, text
 from actions.knowledge.format import step_text
 from actions.service import knowledge as kb_client
 
@@ -124,17 +125,18 @@ def needs_device(candidates: list[tuple[kb_client.Article, float]], device: str 
     return len(systems) > 1 and len({tuple(sorted(a.applies_to)) for a in variants}) > 1
 
 
-def offer(dispatcher: CollectingDispatcher, guides_in_order: list[kb_client.Article]) -> list[EventType]:
+def offer(
+    dispatcher: CollectingDispatcher, guides_in_order: list[kb_client.Article], language: str
+) -> list[EventType]:
     """Names the guide and lets the customer confirm it before step 1 (or pick another)."""
     top = guides_in_order[0]
-    buttons = [{"title": "Yes, let's start", "payload": "/affirm"}]
+    buttons = [{"title": text(language, "guide_yes"), "payload": "/affirm"}]
     for other in guides_in_order[1:MAX_OFFERED]:
         payload = "/choose_article" + json.dumps({"article_id": other.id})
         buttons.append({"title": other.title, "payload": payload})
-    buttons.append({"title": "Something else", "payload": "/deny"})
+    buttons.append({"title": text(language, "guide_other"), "payload": "/deny"})
     dispatcher.utter_message(
-        text=f'I can walk you through "{top.title}" ({len(top.steps)} steps). Is that what you need?',
-        buttons=buttons,
+        text=text(language, "guide_offer", title=top.title, count=len(top.steps)), buttons=buttons
     )
     return [
         SlotSet("setup_article", top.id),
@@ -185,7 +187,7 @@ class ActionDeviceSetup(Action):  # type: ignore[misc]  # rasa-sdk ships no type
             ]
         if not asking_again and needs_device(candidates, device, best):
             return [*events, SlotSet("setup_query", query), flow.outcome(ASK_DEVICE)]
-        return [*events, SlotSet("setup_query", None), *offer(dispatcher, in_order)]
+        return [*events, SlotSet("setup_query", None), *offer(dispatcher, in_order, language_of(tracker))]
 
 
 class ActionDeviceStep(Action):  # type: ignore[misc]
@@ -219,7 +221,10 @@ class ActionDeviceStep(Action):  # type: ignore[misc]
             dispatcher.utter_message(
                 response="utter_setup_start", title=article.title, count=len(article.steps)
             )
-            dispatcher.utter_message(text=step_text(article, 0), buttons=flow.yes_no_buttons())
+            dispatcher.utter_message(
+                text=step_text(article, 0, language=language_of(tracker)),
+                buttons=flow.yes_no_buttons(tracker),
+            )
             return [
                 SlotSet("setup_article", article.id),
                 SlotSet("setup_step", 0),
@@ -274,7 +279,10 @@ class ActionDeviceStep(Action):  # type: ignore[misc]
                     *(SlotSet(name, None) for name in SETUP_SLOTS),
                     *flow.ask_rating(dispatcher, tracker),
                 ]
-            dispatcher.utter_message(text=step_text(article, index + 1), buttons=flow.yes_no_buttons())
+            dispatcher.utter_message(
+                text=step_text(article, index + 1, language=language_of(tracker)),
+                buttons=flow.yes_no_buttons(tracker),
+            )
             return [
                 *events,
                 SlotSet("setup_step", index + 1),
@@ -287,7 +295,9 @@ class ActionDeviceStep(Action):  # type: ignore[misc]
             check = article.steps[index].get("check")
             if check:
                 dispatcher.utter_message(response="utter_step_expected", check=check)
-            dispatcher.utter_message(text=step_text(article, index, with_check=False))
+            dispatcher.utter_message(
+                text=step_text(article, index, with_check=False, language=language_of(tracker))
+            )
             dispatcher.utter_message(response="utter_did_step_work_now")
             return [*events, SlotSet("setup_help_given", True), flow.outcome(flow.CONTINUE)]
 

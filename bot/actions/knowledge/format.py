@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from actions.conversation.language import DEFAULT, text
 from actions.service.knowledge import Article, Hit
 
 MAX_ANSWER_CHARS = 600
@@ -18,25 +19,25 @@ def short(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
     return cut.rstrip(".,;:") + "…"
 
 
-def answer_text(hit: Hit, article: Article | None = None) -> str:
+def answer_text(hit: Hit, article: Article | None = None, language: str = DEFAULT) -> str:
     lines = [hit.title]
     summary = (article.summary if article else None) or hit.summary or hit.snippet
     if summary:
         lines.append(short(summary))
     if article and article.steps:
-        lines.append("Steps:")
+        lines.append(text(language, "steps"))
         lines += [
             f"{number}. {short(step['instruction'], 200)}"
             for number, step in enumerate(article.steps[:MAX_STEPS_LISTED], start=1)
         ]
     if hit.url:
-        lines.append(f"More: {hit.url}")
+        lines.append(text(language, "more", url=hit.url))
     return "\n".join(lines)
 
 
-def step_text(article: Article, index: int, with_check: bool = True) -> str:
+def step_text(article: Article, index: int, with_check: bool = True, language: str = DEFAULT) -> str:
     step = article.steps[index]
-    text = f"Step {index + 1} of {len(article.steps)}: {step['instruction']}"
+    said = text(language, "step", number=index + 1, total=len(article.steps), instruction=step["instruction"])
     if with_check and step.get("check"):
-        text += f"\nWhen it worked: {step['check']}"
-    return text
+        said += "\n" + text(language, "step_check", check=step["check"])
+    return said
