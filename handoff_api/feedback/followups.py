@@ -17,6 +17,7 @@ import structlog
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from handoff_api.core.i18n import translate
 from handoff_api.handoffs import history as events
 from handoff_api.mail.sender import Mailer, MailUnavailable
 from handoff_api.models import SENT_BY_THE_DESK, FollowUp, Handoff, Message, utcnow
@@ -84,19 +85,27 @@ def _replies(session: Session, followup: FollowUp) -> list[Reply]:
     ]
 
 
-def compose(number: str, replies: list[Reply]) -> tuple[str, str]:
-    """The subject and plain-text body of one follow-up mail."""
-    news = "an engineer answered" if any(reply.author != DESK for reply in replies) else "there is news on"
-    lines = ["Hello,", "", f"{news} your IT help desk request {number}:", ""]
+MAIL_SUBJECT = "Re: Your IT help desk ticket {number}"
+MAIL_GREETING = "Hello,"
+MAIL_ANSWERED = "an engineer answered your IT help desk request {number}:"
+MAIL_NEWS = "there is news on your IT help desk request {number}:"
+MAIL_FOOTER = (
+    "To answer, write in the chat on the help desk's page, where the conversation goes on, or give the\n"
+    "assistant your ticket number {number}. Replies to this e-mail are not read."
+)
+
+
+def compose(number: str, replies: list[Reply], language: str = "en") -> tuple[str, str]:
+    """The subject and plain-text body of one follow-up mail, in the conversation's language."""
+    news = MAIL_ANSWERED if any(reply.author != DESK for reply in replies) else MAIL_NEWS
+    lines = [translate(language, MAIL_GREETING), "", translate(language, news, number=number), ""]
     for reply in replies:
-        lines.append(f"{reply.author}, {reply.at:%Y-%m-%d %H:%M} UTC:")
+        author = translate(language, reply.author) if reply.author == DESK else reply.author
+        lines.append(f"{author}, {reply.at:%Y-%m-%d %H:%M} UTC:")
         lines += [f"  {line}" for line in reply.text.splitlines() or [""]]
         lines.append("")
-    lines += [
-        "To answer, write in the chat on the help desk's page, where the conversation goes on, or give the",
-        f"assistant your ticket number {number}. Replies to this e-mail are not read.",
-    ]
-    return f"Re: Your IT help desk ticket {number}", "\n".join(lines) + "\n"
+    lines.append(translate(language, MAIL_FOOTER, number=number))
+    return translate(language, MAIL_SUBJECT, number=number), "\n".join(lines) + "\n"
 
 
 def _mail_one(session: Session, mailer: Mailer, followup: FollowUp, now: datetime) -> bool | None:
@@ -105,7 +114,7 @@ def _mail_one(session: Session, mailer: Mailer, followup: FollowUp, now: datetim
     handoff = session.get(Handoff, followup.handoff_id)
     if not replies or handoff is None:
         return None
-    subject, body = compose(handoff.number, replies)
+    subject, body = compose(handoff.number, replies, handoff.language)
     try:
         mailer.send(session, followup.email, subject, body)
     except MailUnavailable as exc:

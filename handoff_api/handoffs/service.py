@@ -11,6 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from handoff_api.core.db import changed_rows
 from handoff_api.core.errors import Conflict, Invalid, NotFound
+from handoff_api.core.i18n import translate
 from handoff_api.handoffs import history, repository, rules, sla
 from handoff_api.handoffs.repository import (
     Claimed,
@@ -51,8 +52,17 @@ TRIGGER_INTENT = "trigger_intent"
 RETURN_TO_BOT_TEXT = (
     "The engineer has handed you back to the virtual assistant. Is there anything else I can help with?"
 )
-# What the customer is told when their handoff goes back to a queue (`_tell_waiting`).
+# What the customer is told when their handoff goes back to a queue (`_tell_waiting`), in the conversation's
+# language (handoff_api/locale).
 TEAM_NAMES = {"l2": "L2 engineers", "l3": "L3 engineers (our specialists)", "l4": "vendor liaisons"}
+ESCALATED_TEXT = (
+    "Your ticket {number} has gone to our {team}. They have everything you've told us so far and will "
+    "answer in this chat."
+)
+RELEASED_TEXT = (
+    "Your engineer has put ticket {number} back in the queue: the next of our {team} will pick it up, "
+    "with everything you've told us so far, in this chat."
+)
 
 
 def create(session: Session, data: HandoffCreate, bot: User) -> Created:
@@ -207,11 +217,9 @@ def escalate(
     session.flush()
     session.refresh(handoff)
     vendor = f" ({vendor_name})" if tier == "l4" and vendor_name else ""
+    team = translate(handoff.language, TEAM_NAMES[tier]) + vendor
     _tell_waiting(
-        session,
-        handoff,
-        f"Your ticket {handoff.number} has gone to our {TEAM_NAMES[tier]}{vendor}. They have everything "
-        "you've told us so far and will answer in this chat.",
+        session, handoff, translate(handoff.language, ESCALATED_TEXT, number=handoff.number, team=team)
     )
     return handoff
 
@@ -224,7 +232,12 @@ def resolve(session: Session, handoff: Handoff, agent: User, resolution: str, re
     handoff.returned_to_bot = return_to_bot
     if return_to_bot:
         session.add(
-            Message(handoff_id=handoff.id, role="bot", text=RETURN_TO_BOT_TEXT, author_name="assistant")
+            Message(
+                handoff_id=handoff.id,
+                role="bot",
+                text=translate(handoff.language, RETURN_TO_BOT_TEXT),
+                author_name="assistant",
+            )
         )
         session.add(
             OutboxItem(
@@ -310,11 +323,9 @@ def release(session: Session, handoff: Handoff, agent: User) -> Handoff:
     session.flush()
     session.refresh(handoff)
     history.record(session, handoff, "handoff.released", history.actor_name(agent))
+    team = translate(handoff.language, TEAM_NAMES[handoff.tier])
     _tell_waiting(
-        session,
-        handoff,
-        f"Your engineer has put ticket {handoff.number} back in the queue: the next of our "
-        f"{TEAM_NAMES[handoff.tier]} will pick it up, with everything you've told us so far, in this chat.",
+        session, handoff, translate(handoff.language, RELEASED_TEXT, number=handoff.number, team=team)
     )
     return handoff
 

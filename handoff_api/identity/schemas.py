@@ -10,6 +10,9 @@ from handoff_api.core.fields import Identifier, StrictModel, UtcDatetime
 class VerificationStart(StrictModel):
     username_or_email: Annotated[str, Field(min_length=1, max_length=320, pattern=r"^[^\x00-\x1f\x7f]+$")]
     conversation_id: Identifier
+    language: Literal["en", "de"] = Field(
+        default="en", description="the language of the mails to the customer"
+    )
 
 
 class VerificationOut(BaseModel):

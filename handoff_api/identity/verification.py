@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from handoff_api.core.config import Settings
 from handoff_api.core.errors import Conflict, HelpdeskError, NotFound
+from handoff_api.core.i18n import translate
 from handoff_api.identity import codes
 from handoff_api.identity.directory import Directory, DirectoryUser
 from handoff_api.mail.sender import Mailer
@@ -46,6 +47,26 @@ def lockout_until(session: Session, account: str, now: datetime) -> datetime | N
     return lockout.locked_until if lockout is not None and lockout.locked_until > now else None
 
 
+# The mails, in the conversation's language (handoff_api/locale).
+CODE_SUBJECT = "Your IT help desk verification code"
+CODE_BODY = (
+    "Hello {name},\n\nyour verification code is {code}. It expires in {minutes} minutes.\n\n"
+    "Type it in the help desk chat. Nobody from IT will ever ask you for it by phone or e-mail.\n"
+    "If you did not ask for a code, you can ignore this message.\n"
+)
+RESET_SUBJECT = "Reset your password"
+RESET_BODY = (
+    "Hello {name},\n\nyou asked the IT help desk for a password reset. Choose a new password "
+    "here (the link works for 1 hour):\n\n{link}\n\n"
+    "If you did not ask for this, tell the IT help desk.\n"
+)
+RESET_BODY_HOURS = (
+    "Hello {name},\n\nyou asked the IT help desk for a password reset. Choose a new password "
+    "here (the link works for {hours} hours):\n\n{link}\n\n"
+    "If you did not ask for this, tell the IT help desk.\n"
+)
+
+
 def start(
     session: Session,
     settings: Settings,
@@ -53,6 +74,7 @@ def start(
     mailer: Mailer,
     username_or_email: str,
     conversation_id: str,
+    language: str = "en",
 ) -> Verification:
     user = directory.find(username_or_email)
     if user is None:
@@ -88,16 +110,15 @@ def start(
         masked_destination=codes.mask_email(user.email),
         created_at=now,
         expires_at=now + timedelta(seconds=settings.otp_ttl_seconds),
+        language=language,
     )
     session.add(verification)
     minutes = max(1, settings.otp_ttl_seconds // 60)
     mailer.send(
         session,
         user.email,
-        "Your IT help desk verification code",
-        f"Hello {user.name},\n\nyour verification code is {code}. It expires in {minutes} minutes.\n\n"
-        "Type it in the help desk chat. Nobody from IT will ever ask you for it by phone or e-mail.\n"
-        "If you did not ask for a code, you can ignore this message.\n",
+        translate(language, CODE_SUBJECT),
+        translate(language, CODE_BODY, name=user.name, code=code, minutes=minutes),
     )
     session.flush()
     return verification
@@ -173,10 +194,14 @@ def send_reset_link(
     mailer.send(
         session,
         user.email,
-        "Reset your password",
-        f"Hello {user.name},\n\nyou asked the IT help desk for a password reset. Choose a new password "
-        f"here (the link works for {hours} hour{'s' if hours != 1 else ''}):\n\n{link}\n\n"
-        "If you did not ask for this, tell the IT help desk.\n",
+        translate(verification.language, RESET_SUBJECT),
+        translate(
+            verification.language,
+            RESET_BODY if hours == 1 else RESET_BODY_HOURS,
+            name=user.name,
+            hours=hours,
+            link=link,
+        ),
     )
     verification.used_for = "reset_link"
     return codes.mask_email(user.email)

@@ -27,6 +27,8 @@ class Verification(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     verified_at: Mapped[datetime | None]
+    # The conversation's language: the code's and the reset link's mails are written in it.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
 
 
 class SelfServiceLockout(Base):

@@ -13,6 +13,8 @@
     title: data.title || "IT help desk",
     startOpen: data.open === "true",
     socketPath: data.socketPath || "/socket.io",
+    // The customer's language: the page's data-lang, else the browser's. The bot takes it as a hint.
+    language: /^de\b/i.test(data.lang || navigator.language || "") ? "de" : "en",
     // The service this script came from: it keeps the engineers' replies a closed widget missed.
     serviceUrl: base.href,
   };

@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.conversation import flow
+from actions.conversation.language import language_of
 from actions.service import knowledge as kb_client
 
 # It cannot wait: p2 at least. Malware that encrypts or spreads (ransomware, a virus) can take the whole
@@ -38,7 +39,9 @@ class ActionSecurityIncident(Action):  # type: ignore[misc]  # rasa-sdk ships no
         confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
         if confidence < UNSURE:
             text = flow.latest_text(tracker)
-            hits, abstain = await kb_client.search(text) if text else ([], True)
+            hits, abstain = (
+                await kb_client.search(text, language=language_of(tracker)) if text else ([], True)
+            )
             if (
                 hits
                 and not abstain

@@ -10,6 +10,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import flow
+from actions.conversation.language import language_of
 from actions.service.client import HelpdeskClient, HelpdeskUnavailable
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,11 @@ async def send_code(
         status, body = await HelpdeskClient.from_env().call(
             "POST",
             "/api/v1/identity/verifications",
-            json={"username_or_email": account, "conversation_id": tracker.sender_id},
+            json={
+                "username_or_email": account,
+                "conversation_id": tracker.sender_id,
+                "language": language_of(tracker),
+            },
         )
     except HelpdeskUnavailable as exc:
         logger.warning("verification start for %s failed: %s", tracker.sender_id, exc)

@@ -48,6 +48,8 @@ async def show(
     # The summary is the short answer; the steps are fetched only when there is no summary
     # (one service call per turn instead of two: the KB turn's latency budget is 150 ms).
     article = await kb_client.article(hit.article_id) if hit.has_steps and not hit.summary else None
+    if hit.language != language:
+        dispatcher.utter_message(response="utter_article_in_other_language")
     dispatcher.utter_message(text=answer_text(hit, article, language))
     dispatcher.utter_message(response="utter_did_that_help")
     tried = [*tried, {"article_id": hit.article_id, "title": hit.title, "verdict": "shown"}]
@@ -72,7 +74,11 @@ class ActionAnswerFromKb(Action):  # type: ignore[misc]  # rasa-sdk ships no typ
             return flow.hand_over("low_confidence")
 
         query = tracker.get_slot("kb_query") or flow.latest_text(tracker)
-        hits, abstain = await kb_client.search(query) if query and not query.startswith("/") else ([], True)
+        hits, abstain = (
+            await kb_client.search(query, language=language_of(tracker))
+            if query and not query.startswith("/")
+            else ([], True)
+        )
         events: list[EventType] = [SlotSet("kb_query", None), SlotSet("kb_flow", _flow_of(tracker, intent))]
         if hits and not abstain:
             best = hits[0].score
@@ -177,7 +183,11 @@ class ActionOutOfScope(Action):  # type: ignore[misc]
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         text = flow.latest_text(tracker)
-        hits, abstain = await kb_client.search(text) if text and not text.startswith("/") else ([], True)
+        hits, abstain = (
+            await kb_client.search(text, language=language_of(tracker))
+            if text and not text.startswith("/")
+            else ([], True)
+        )
         if hits and not abstain and hits[0].score >= OUT_OF_SCOPE_BUT_ANSWERED:
             return [FollowupAction("action_answer_from_kb")]
         dispatcher.utter_message(response="utter_out_of_scope")

@@ -22,6 +22,8 @@ class Hit:
     url: str
     summary: str | None
     has_steps: bool
+    # The article's language: a German customer may get an English article when no German one answers.
+    language: str = "en"
 
     @classmethod
     def from_api(cls, body: dict[str, Any]) -> Hit:
@@ -33,6 +35,7 @@ class Hit:
             url=str(body.get("url") or ""),
             summary=body.get("summary") or None,
             has_steps=bool(body.get("has_steps")),
+            language=str(body.get("language") or "en"),
         )
 
 
@@ -47,12 +50,14 @@ class Article:
     url: str = ""
 
 
-async def search(query: str, k: int = 5) -> tuple[list[Hit], bool]:
-    """(results, abstain). The service unreachable counts as 'nothing to show'."""
+async def search(query: str, k: int = 5, language: str | None = None) -> tuple[list[Hit], bool]:
+    """(results, abstain), in the conversation's `language` (the service falls back to the other one
+    when nothing in it answers). The service unreachable counts as 'nothing to show'."""
+    params: dict[str, str | int] = {"q": query[:MAX_QUERY_CHARS], "k": k}
+    if language:
+        params["language"] = language
     try:
-        status, body = await HelpdeskClient.from_env().call(
-            "GET", "/api/v1/kb/search", params={"q": query[:MAX_QUERY_CHARS], "k": k}
-        )
+        status, body = await HelpdeskClient.from_env().call("GET", "/api/v1/kb/search", params=params)
     except HelpdeskUnavailable as exc:
         logger.warning("knowledge base search failed: %s", exc)
         return [], True

@@ -48,7 +48,7 @@ def start_verification(
 ) -> schemas.VerificationOut | JSONResponse:
     try:
         started = verification.start(
-            session, settings, directory, mailer, body.username_or_email, body.conversation_id
+            session, settings, directory, mailer, body.username_or_email, body.conversation_id, body.language
         )
     except verification.SelfServiceLocked as exc:
         locked = schemas.LockedOut(detail=exc.detail, locked_until=exc.locked_until)

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
 from handoff_api.api.deps import SessionDep
+from handoff_api.core.i18n import translate
 from handoff_api.handoffs.schemas import (
     WidgetChoice,
     WidgetEngineer,
@@ -37,12 +38,18 @@ router = APIRouter(prefix="/api/v1/widget", tags=["widget"])
 
 WIDGET_CONVERSATION = r"^[0-9a-f]{32}$"
 REPLIES_PER_ANSWER = 50
-# The bot's `utter_ask_rating` (bot/domain.yml), word for word: its `rate` intent stores the answer for the
-# handoff it asked about (the `rating_for` slot it set then).
-RATING_QUESTION = WidgetQuestion(
-    text="How did I do? Please rate this from 1 (poor) to 5 (great).",
-    quick_replies=[WidgetChoice(title=str(n), payload=f'/rate{{"rating": "{n}"}}') for n in range(1, 6)],
+# The bot's `utter_ask_rating_engineer` (bot/domain.yml), word for word in the conversation's language: its
+# `rate` intent stores the answer for the handoff it asked about (the `rating_for` slot it set then).
+RATING_QUESTION = (
+    "How happy are you with the help on {ticket_number}? Please rate it from 1 (poor) to 5 (great)."
 )
+
+
+def rating_question(language: str, ticket: str) -> WidgetQuestion:
+    return WidgetQuestion(
+        text=translate(language, RATING_QUESTION, ticket_number=ticket),
+        quick_replies=[WidgetChoice(title=str(n), payload=f'/rate{{"rating": "{n}"}}') for n in range(1, 6)],
+    )
 
 
 @router.get("/replies", response_model=WidgetReplies)
@@ -80,7 +87,7 @@ def missed_replies(
         .limit(REPLIES_PER_ANSWER + 1)
     ).all()
     last = session.execute(
-        select(Handoff.id, Handoff.status, Handoff.returned_to_bot, Handoff.resolved_at)
+        select(Handoff.id, Handoff.status, Handoff.returned_to_bot, Handoff.resolved_at, Handoff.language)
         .where(Handoff.conversation_id == conversation_id, Handoff.channel == "socketio")
         .order_by(Handoff.id.desc())
         .limit(1)
@@ -92,8 +99,8 @@ def missed_replies(
         handed_back = WidgetHandBack(
             ticket=ticket_number(last.id),
             at=last.resolved_at,
-            text=RETURN_TO_BOT_TEXT,
-            rating=RATING_QUESTION if rated is None else None,
+            text=translate(last.language, RETURN_TO_BOT_TEXT),
+            rating=rating_question(last.language, ticket_number(last.id)) if rated is None else None,
         )
     return WidgetReplies(
         open=is_open,

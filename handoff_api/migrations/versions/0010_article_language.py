@@ -15,14 +15,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("articles") as batch:
-        batch.add_column(sa.Column("language", sa.String(8), nullable=False, server_default="en"))
-        batch.add_column(sa.Column("translation_of", sa.String(100), nullable=True))
-        batch.create_index("ix_articles_translation_of", ["translation_of"])
+    op.add_column("articles", sa.Column("language", sa.String(8), nullable=False, server_default="en"))
+    op.add_column("articles", sa.Column("translation_of", sa.String(100), nullable=True))
+    op.create_index("ix_articles_translation_of", "articles", ["translation_of"])
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("articles") as batch:
-        batch.drop_index("ix_articles_translation_of")
-        batch.drop_column("translation_of")
-        batch.drop_column("language")
+    op.drop_index("ix_articles_translation_of", table_name="articles")
+    op.execute("ALTER TABLE articles DROP COLUMN translation_of")
+    op.execute("ALTER TABLE articles DROP COLUMN language")

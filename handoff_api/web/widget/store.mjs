@@ -40,19 +40,32 @@ export class ChatStore {
     this.save();
   }
 
-  /** Adds a message and returns its index. */
+  /** Adds a message and returns its index; `at` (ISO 8601) is now unless the message brings its own time. */
   push(message) {
     const messages = this.state.messages;
-    messages.push({ ...message, at: new Date().toISOString() });
+    messages.push({ ...message, at: message.at || new Date().toISOString() });
     if (messages.length > MAX_MESSAGES) messages.splice(0, messages.length - MAX_MESSAGES);
     this.save();
     return messages.length - 1;
   }
 
-  answer(index) {
+  /** The customer picked `title` among a message's buttons. */
+  choose(index, title) {
     const message = this.state.messages[index];
-    if (message) message.answered = true;
+    if (message) Object.assign(message, { closed: true, chosen: title });
     this.save();
+  }
+
+  /** The conversation moved on: no earlier message's buttons can be answered any more. */
+  closeChoices() {
+    let changed = false;
+    for (const message of this.state.messages) {
+      if (message.buttons?.length && !message.closed) {
+        message.closed = true;
+        changed = true;
+      }
+    }
+    if (changed) this.save();
   }
 
   reset() {

@@ -3,10 +3,39 @@
 import { SocketClient } from "./socket.mjs";
 import { ChatStore } from "./store.mjs";
 
-const QUEUE = /(?:ticket|Ticket)\s+(HD-\d+)[\s\S]*?number\s+(\d+)\s+in the queue/;
-const RETURNED = /(handed you back to|you're back with) the virtual assistant/i;
+// The bot's words for a ticket in the queue and for the customer back with it, in English and German.
+const QUEUE = /(?:ticket|Ticket)\s+(HD-\d+)[\s\S]*?(?:number\s+(\d+)\s+in the queue|Position\s+(\d+)\s+in der Warteschlange)/;
+const RETURNED = /(handed you back to|you're back with) the virtual assistant|wieder beim virtuellen Assistenten/i;
 const TYPING_TIMEOUT_MS = 15000;
 const TIER_LABEL = { l2: "L2 engineer", l3: "L3 engineer", l4: "vendor engineer", lead: "team lead" };
+const WEB_LINK = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)]/g;
+// The bot ends a knowledge-base answer with the article's address on a line of its own, "More: URL" or in
+// German "Mehr dazu: URL" (bot/actions/knowledge/format.py); the answer's first line is the title.
+const MORE_LINE = /^(More|Mehr dazu):\s*(https?:\/\/\S+?)\s*$/;
+const OPEN_ARTICLE = { More: "Open the article", "Mehr dazu": "Artikel öffnen" };
+// Within a few pixels of the end counts as reading the newest message.
+const PINNED_SLACK_PX = 24;
+
+// A new conversation opens with the widget's own greeting: the most common requests one click away,
+// without waiting for the bot. The payloads are the bot's intents (bot/domain.yml), the same in every language.
+const GREETING = {
+  en: {
+    text: "Hello! I'm the virtual assistant. Choose a topic or type your question. "
+      + "If I can't solve it, an engineer joins this chat.",
+    titles: ["Reset my password", "Unlock my account", "Set up a device or app", "Something isn't working", "Talk to a person"],
+  },
+  de: {
+    text: "Hallo! Ich bin der virtuelle Assistent. Wählen Sie ein Thema oder schreiben Sie Ihre Frage. "
+      + "Wenn ich nicht weiterhelfen kann, kommt ein Techniker in diesen Chat.",
+    titles: ["Passwort zurücksetzen", "Konto entsperren", "Gerät oder App einrichten", "Etwas funktioniert nicht", "Mit einer Person sprechen"],
+  },
+};
+const QUICK_START_INTENTS = ["/password_reset", "/account_locked", "/device_setup", "/report_issue", "/request_human"];
+
+// The time a message was written in the customer's own clock and language: HH:MM on screen, the whole
+// date and time on hover and for assistive technology.
+const CLOCK = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
+const FULL_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
 
 function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -21,17 +50,81 @@ function h(tag, attrs = {}, ...children) {
   return node;
 }
 
-// Text with web links made clickable; every piece is a text node or an <a> we build.
-function linkified(text) {
+// A speech bubble drawn inline: an emoji needs an emoji font, which many office PCs lack.
+function bubbleIcon() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  for (const [key, value] of Object.entries({
+    class: "icon", viewBox: "0 0 24 24", width: "22", height: "22", "aria-hidden": "true", focusable: "false",
+  })) svg.setAttribute(key, value);
+  const bubble = document.createElementNS(ns, "path");
+  bubble.setAttribute("fill", "currentColor");
+  bubble.setAttribute("d", "M5 3h14a3 3 0 0 1 3 3v9a3 3 0 0 1-3 3h-8l-5 4v-4H5a3 3 0 0 1-3-3V6a3 3 0 0 1 3-3z");
+  svg.append(bubble);
+  for (const x of [8, 12, 16]) {
+    const dot = document.createElementNS(ns, "circle");
+    for (const [key, value] of Object.entries({ cx: x, cy: "10.5", r: "1.5", fill: "#1d4ed8" })) dot.setAttribute(key, value);
+    svg.append(dot);
+  }
+  return svg;
+}
+
+/** An ISO 8601 time as given, or undefined when it is no time at all. */
+function validTime(value) {
+  if (typeof value !== "string" || !value) return undefined;
+  return Number.isNaN(Date.parse(value)) ? undefined : value;
+}
+
+function stamp(iso) {
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return null;
+  return h("time", { class: "at", datetime: when.toISOString(), title: FULL_TIME.format(when), text: CLOCK.format(when) });
+}
+
+function isArticleAddress(url) {
+  try {
+    return /\/kb\/[^/]+\/?$/.test(new URL(url).pathname);
+  } catch {
+    return false;
+  }
+}
+
+// The bot's link to a knowledge-base article, in words: a raw address tells a customer nothing. The
+// referrer is kept (no "noreferrer") so that the article's Back link can return to this page.
+function articleLink(url, words = OPEN_ARTICLE.More) {
+  return h("a", { class: "article", href: url, target: "_blank", rel: "noopener" },
+    words, h("span", { class: "sr-only", text: " (opens in a new tab)" }));
+}
+
+// Text with web links made clickable; every piece is a text node or an <a> we build. In the bot's
+// messages, links to knowledge-base articles read "Open the article".
+function linkified(text, { articles = false } = {}) {
   const out = document.createDocumentFragment();
-  const pattern = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)]/g;
   let last = 0;
-  for (const match of text.matchAll(pattern)) {
+  for (const match of text.matchAll(WEB_LINK)) {
     out.append(text.slice(last, match.index));
-    out.append(h("a", { href: match[0], target: "_blank", rel: "noopener noreferrer", text: match[0] }));
+    out.append(articles && isArticleAddress(match[0])
+      ? articleLink(match[0])
+      : h("a", { href: match[0], target: "_blank", rel: "noopener noreferrer", text: match[0] }));
     last = match.index + match[0].length;
   }
   out.append(text.slice(last));
+  return out;
+}
+
+// A bot message line by line: a knowledge-base answer (a title, more lines, then the "More:" line) shows
+// its title in bold and its "More:" line as a link; other messages as they are written.
+function botText(text) {
+  const out = document.createDocumentFragment();
+  const lines = text.split(/\r?\n/);
+  const answer = lines.length >= 3 && lines[0].trim() !== "" && MORE_LINE.test(lines[lines.length - 1]);
+  lines.forEach((line, index) => {
+    if (index) out.append("\n");
+    const more = MORE_LINE.exec(line);
+    if (index === 0 && answer) out.append(h("strong", { class: "title", text: line }));
+    else if (more) out.append(articleLink(more[2], OPEN_ARTICLE[more[1]]));
+    else out.append(linkified(line, { articles: true }));
+  });
   return out;
 }
 
@@ -42,10 +135,11 @@ export function mount(config) {
   root.append(h("link", { rel: "stylesheet", href: new URL("widget.css", import.meta.url).href }));
 
   const ui = {};
+  const launcherLabel = `Chat with ${config.title}`;
   ui.launcher = h("button", {
     class: "launcher", type: "button", "aria-expanded": "false", "aria-controls": "hd-panel",
-    onclick: () => setOpen(true),
-  }, h("span", { class: "icon", "aria-hidden": "true", text: "💬" }), h("span", { text: `Chat with ${config.title}` }));
+    "aria-label": launcherLabel, onclick: () => setOpen(true),
+  }, bubbleIcon(), h("span", { text: launcherLabel }));
   ui.unread = h("span", { class: "unread", hidden: true });
   ui.launcher.append(ui.unread);
   ui.title = h("h2", { id: "hd-title", text: config.title });
@@ -75,6 +169,7 @@ export function mount(config) {
     unread = count;
     ui.unread.textContent = count ? `${count} new` : "";
     ui.unread.hidden = !count;
+    ui.launcher.setAttribute("aria-label", count ? `${launcherLabel}, ${count} new ${count === 1 ? "message" : "messages"}` : launcherLabel);
   }
 
   function setOpen(open) {
@@ -84,6 +179,7 @@ export function mount(config) {
     ui.launcher.setAttribute("aria-expanded", String(open));
     store.update({ open });
     if (open) {
+      greet();
       ui.input.focus();
       scrollDown();
     } else {
@@ -91,9 +187,34 @@ export function mount(config) {
     }
   }
 
+  // Only a conversation with nothing in it yet is greeted: one resumed from the store already has its story.
+  function greet() {
+    if (store.state.messages.length) return;
+    const words = GREETING[config.language] || GREETING.en;
+    const buttons = words.titles.map((title, i) => ({ title, payload: QUICK_START_INTENTS[i] }));
+    add({ role: "bot", text: words.text, buttons, greeting: true });
+  }
+
+  // The log follows the newest message while the customer is reading it. Whatever makes the log shorter
+  // (the ticket banner, the typing dots) or its content taller (an image loading) keeps the newest
+  // message in view instead of pushing it under the banner or the message box; a customer who scrolled
+  // up to read stays where they are.
+  let pinned = true;
+  let height = 0; // the log's height when last measured by the resize observer
   function scrollDown() {
     ui.log.scrollTop = ui.log.scrollHeight;
+    pinned = true;
   }
+  ui.log.addEventListener("scroll", () => {
+    // Scroll events are dispatched before the resize observer runs: one that comes after the log shrank
+    // would measure the newest message as scrolled away, while it was only covered. The observer decides.
+    if (ui.log.clientHeight !== height) return;
+    pinned = ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight <= PINNED_SLACK_PX;
+  });
+  new ResizeObserver(() => {
+    height = ui.log.clientHeight;
+    if (pinned) scrollDown();
+  }).observe(ui.log);
 
   function setTyping(on) {
     clearTimeout(typingTimer);
@@ -104,7 +225,7 @@ export function mount(config) {
 
   function showStatus() {
     const state = store.state;
-    if (!socket.connected && state.messages.length) ui.status.textContent = "Reconnecting…";
+    if (!socket.connected && state.messages.some((m) => !m.greeting)) ui.status.textContent = "Reconnecting…";
     else if (state.engineer) ui.status.textContent = `With ${state.engineer.name} (${TIER_LABEL[state.engineer.tier] || "engineer"})`;
     else if (state.waiting) ui.status.textContent = "Waiting for an engineer";
     else ui.status.textContent = "Virtual assistant";
@@ -120,20 +241,33 @@ export function mount(config) {
     const who = message.role === "agent"
       ? `${message.agent?.name || "Engineer"} · ${TIER_LABEL[message.agent?.tier] || "engineer"}`
       : message.role === "customer" ? "You" : "Assistant";
+    const text = message.text || "";
     const item = h("li", { class: `msg ${message.role}` },
       h("span", { class: message.role === "agent" ? "who" : "who sr-only", text: who }),
-      h("p", { class: "text" }, linkified(message.text || "")));
-    if (message.image) item.append(h("img", { src: message.image, alt: "Image from the help desk", loading: "lazy" }));
+      h("p", { class: "text" }, message.role === "bot" ? botText(text) : linkified(text)));
+    if (message.image) {
+      item.append(h("img", {
+        src: message.image, alt: "Image from the help desk", loading: "lazy",
+        onload: () => pinned && scrollDown(),
+      }));
+    }
     if (message.buttons?.length) {
-      const group = h("div", { class: "choices", role: "group", "aria-label": "Suggested replies" });
+      // Buttons of a message the conversation has moved past stay readable, for the story, but are off.
+      const closed = Boolean(message.closed || message.answered);
+      const group = h("div", {
+        class: "choices", role: "group", "aria-label": message.greeting ? "Common requests" : "Suggested replies",
+      });
       for (const button of message.buttons) {
         group.append(h("button", {
-          type: "button", class: "choice", text: button.title, disabled: message.answered || undefined,
-          onclick: () => choose(index, button),
+          type: "button", class: message.chosen === button.title ? "choice chosen" : "choice",
+          text: button.title, disabled: closed,
+          onclick: (event) => choose(index, button, event),
         }));
       }
       item.append(group);
     }
+    const at = message.at && stamp(message.at);
+    if (at) item.append(at);
     ui.empty.hidden = true;
     return item;
   }
@@ -145,7 +279,20 @@ export function mount(config) {
     scrollDown();
   }
 
+  // Whatever is said next (by the customer, the bot or an engineer) answers or passes over the questions
+  // before it: their buttons go off, so an old rating or an abandoned guide's Yes/No cannot be sent later.
+  function closeChoices() {
+    store.closeChoices();
+    let hadFocus = false;
+    for (const node of ui.log.querySelectorAll("button.choice:not(:disabled)")) {
+      if (root.activeElement === node) hadFocus = true;
+      node.disabled = true;
+    }
+    if (hadFocus) ui.input.focus(); // a disabled button would drop the keyboard's place on the page
+  }
+
   function add(message) {
+    closeChoices();
     const index = store.push(message);
     if (index !== ui.log.children.length) return renderAll(); // old messages were dropped: indexes moved
     ui.log.append(render(store.state.messages[index], index));
@@ -153,7 +300,10 @@ export function mount(config) {
   }
 
   function transmit(text) {
-    if (confirmed && socket.emit("user_uttered", { message: text, session_id: store.state.sessionId })) return;
+    // The page's language goes with every message: the bot answers in it until the customer's own words
+    // show another (bot/actions/conversation/language.py).
+    const message = { message: text, session_id: store.state.sessionId, metadata: { language: config.language } };
+    if (confirmed && socket.emit("user_uttered", message)) return;
     pending.push(text);
   }
 
@@ -163,13 +313,23 @@ export function mount(config) {
     transmit(text);
   }
 
-  function choose(index, button) {
-    store.answer(index);
-    for (const node of ui.log.children[index]?.querySelectorAll("button.choice") || []) node.disabled = true;
+  function choose(index, button, event) {
+    const message = store.state.messages[index];
+    if (!message || message.closed || message.answered) return;
+    store.choose(index, button.title);
+    const group = ui.log.children[index];
+    for (const node of group?.querySelectorAll("button.choice") || []) {
+      node.disabled = true;
+      if (node === event?.currentTarget) node.classList.add("chosen");
+    }
     say(button.payload || button.title, button.title);
+    // Back to typing, where the keyboard left off. Not after a tap on a touch screen, where focusing the
+    // message box would pop the on-screen keyboard over the answer the customer is waiting for.
+    const keyboard = event?.detail === 0;
+    if (keyboard || !matchMedia("(pointer: coarse)").matches) ui.input.focus();
   }
 
-  function received(data) {
+  function received(data, sentAt) {
     if (!data || typeof data !== "object") return;
     setTyping(false);
     const text = typeof data.text === "string" ? data.text : "";
@@ -178,6 +338,8 @@ export function mount(config) {
       .map((b) => ({ title: b.title, payload: typeof b.payload === "string" ? b.payload : b.title }));
     const src = data.attachment?.type === "image" ? String(data.attachment.payload?.src || "") : "";
     const image = /^https?:\/\//.test(src) ? src : undefined;
+    // When the service says when it was written (a reply fetched after the fact); live lines are new now.
+    const at = validTime(sentAt);
     // What the help desk sent (an engineer's reply, its notice that the ticket waits again) carries its id.
     const replyId = Number.isSafeInteger(data.helpdesk_message_id) ? data.helpdesk_message_id : undefined;
     if (shown(replyId, text)) return;
@@ -185,17 +347,17 @@ export function mount(config) {
     if (data.agent && typeof data.agent === "object") {
       const agent = { name: String(data.agent.name || "Engineer"), tier: String(data.agent.tier || "") };
       store.update({ engineer: agent, waiting: null });
-      add({ role: "agent", text, agent, replyId });
+      add({ role: "agent", text, agent, replyId, at });
     } else if (text || buttons.length || image) {
       const match = QUEUE.exec(text);
-      const queued = data.handoff || (match && { ticket: match[1], queue_position: Number(match[2]) });
+      const queued = data.handoff || (match && { ticket: match[1], queue_position: Number(match[2] || match[3]) });
       // Queued (again): nobody holds the ticket now, whoever did before (an escalation, a release).
       if (queued) {
         const position = queued.queue_position == null ? undefined : Number(queued.queue_position);
         store.update({ engineer: null, waiting: { ticket: String(queued.ticket), position } });
       }
       if (RETURNED.test(text)) store.update({ engineer: null, waiting: null });
-      add({ role: "bot", text, buttons, image, replyId });
+      add({ role: "bot", text, buttons, image, replyId, at });
     }
     if (ui.panel.hidden) setUnread(unread + 1);
     showStatus();
@@ -228,7 +390,7 @@ export function mount(config) {
         answer = await response.json();
         const replies = Array.isArray(answer.replies) ? answer.replies : [];
         for (const reply of replies) {
-          received({ text: String(reply.text), agent: reply.agent, handoff: reply.handoff, helpdesk_message_id: reply.id });
+          received({ text: String(reply.text), agent: reply.agent, handoff: reply.handoff, helpdesk_message_id: reply.id }, reply.at);
           after = Math.max(after, Number(reply.id) || 0);
         }
         if (!answer.more || !replies.length) break;
@@ -236,9 +398,9 @@ export function mount(config) {
       if (answer.open === false && (store.state.engineer || store.state.waiting)) {
         // The hand-back happened while this chat was away: say so, as the bot did to a connected chat.
         const back = answer.handed_back;
-        if (back && typeof back.text === "string") received({ text: back.text });
+        if (back && typeof back.text === "string") received({ text: back.text }, back.at);
         // The rating question the bot asked then, unless the customer has rated since (elsewhere).
-        if (back && back.rating && typeof back.rating === "object") received(back.rating);
+        if (back && back.rating && typeof back.rating === "object") received(back.rating, back.at);
         store.update({ engineer: null, waiting: null });
         showStatus();
       }
@@ -281,7 +443,7 @@ export function mount(config) {
     confirmed = false;
     showStatus();
   });
-  socket.on("bot_uttered", received);
+  socket.on("bot_uttered", (data) => received(data));
   socket.connect();
 
   renderAll();
@@ -294,6 +456,7 @@ export function mount(config) {
       store.reset();
       socket.emit("session_request", { session_id: store.state.sessionId });
       renderAll();
+      if (!ui.panel.hidden) greet();
     },
   };
 }

@@ -70,10 +70,14 @@ def test_a_widget_reads_the_replies_after_its_last_one(
     back = handed_back["handed_back"]
     assert back["ticket"] == resolved.json()["number"] and back["text"] == RETURN_TO_BOT_TEXT
     assert back["at"].endswith("Z")
-    # The bot asked for a rating when it took the chat back; a widget that was away asks until one is stored,
-    # with the bot's words and buttons (bot/domain.yml).
-    asked = yaml.safe_load((ROOT / "bot" / "domain.yml").read_text())["responses"]["utter_ask_rating"][0]
-    assert back["rating"] == {"text": asked["text"], "quick_replies": asked["buttons"]}
+    # The bot asked for a rating of the engineer's help when it took the chat back; a widget that was away
+    # asks until one is stored, with the bot's words and buttons (bot/domain.yml, the English variation).
+    variations = yaml.safe_load((ROOT / "bot" / "domain.yml").read_text())["responses"][
+        "utter_ask_rating_engineer"
+    ]
+    asked = next(v for v in variations if not v.get("condition"))
+    question = asked["text"].replace("{ticket_number}", back["ticket"])
+    assert back["rating"] == {"text": question, "quick_replies": asked["buttons"]}
     rated = client.post(
         "/api/v1/ratings",
         json={"conversation_id": conversation, "handoff_id": handoff["id"], "rating": 4},
