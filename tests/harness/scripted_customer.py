@@ -294,19 +294,6 @@ class ScriptedCustomer:
                 return self._button(buttons, ("yes", "ja")) or "yes, thanks"
             return self._button(buttons, ("not what i asked", "no", "nein")) or "no"
 
-        if re.search(r"(?:rate|rating|bewert|how did (?:i|we) do|wie zufrieden)", lowered) and buttons:
-            self._goal_reached()
-            return self._button(buttons, ("4",)) or "4"
-        if re.search(r"username or (?:work )?e-?mail|benutzername|e-mail-adresse", lowered):
-            if self._question("account") > 2:
-                return self._stall("asked for the account again and again")
-            return str(self.facts.get("account") or self.facts.get("email") or "I'm not sure")
-        if re.search(r"type the code|code (?:here|ein)|6-digit|6-stellig", lowered):
-            if self._question("code") > 2:
-                return self._stall("asked for the code again and again")
-            return await self._code_from_mailbox()
-        if re.search(r"reset link\?|reset-link|link zum zurücksetzen", lowered) and buttons:
-            return self._button(buttons, ("yes", "ja")) or "yes"
         if re.search(r"reset link to|link .* geschickt|link .* gesendet", lowered):
             self._finish("contained", article="password_reset")
             return None
@@ -315,12 +302,26 @@ class ScriptedCustomer:
             return None
         if re.search(
             r"ticket .* (?:is|ist) (?:waiting|assigned|resolved|with|in)"
-            r"|no tickets from this chat|can't find ticket .* in this chat|keine tickets",
+            r"|no tickets from this chat|can't find ticket .* in this chat|keine tickets"
+            r"|finde ich in diesem chat nicht",
             lowered,
         ):
             self._finish("contained", article="ticket_status")
             return None
 
+        if re.search(r"(?:rate|rating|bewert|how did (?:i|we) do|wie zufrieden)", lowered) and buttons:
+            self._goal_reached()
+            return self._button(buttons, ("4",)) or "4"
+        if re.search(r"username or (?:work )?e-?mail|benutzername|e-mail-adresse", lowered):
+            if self._question("account") > 2:
+                return self._stall("asked for the account again and again")
+            return str(self.facts.get("account") or self.facts.get("email") or "I'm not sure")
+        if re.search(r"type the code|code (?:here|hier|ein)|6-digit|6-stellig", lowered):
+            if self._question("code") > 2:
+                return self._stall("asked for the code again and again")
+            return await self._code_from_mailbox()
+        if re.search(r"reset link\?|reset-link|link zum zurücksetzen", lowered) and buttons:
+            return self._button(buttons, ("yes", "ja")) or "yes"
         if re.search(r"which device|operating system|welches gerät|betriebssystem", lowered):
             return self._fact("device_question", self._device_answer(), buttons)
         if re.search(r"since when|seit wann", lowered):
@@ -329,7 +330,7 @@ class ScriptedCustomer:
             return self._fact("error", self.facts.get("error") or "none", buttons)
         if re.search(r"who is affected|wer ist betroffen", lowered):
             return self._fact("affected", self.facts.get("affected"), buttons)
-        if re.search(r"stop your work|how urgent|wie dringend|arbeiten", lowered) and buttons:
+        if re.search(r"stop your work|how urgent|wie dringend|an der arbeit", lowered) and buttons:
             return self._fact("urgency", self.facts.get("urgency"), buttons)
         if re.search(r"ticket number|ticketnummer", lowered):
             return self._fact("ticket", self.facts.get("ticket"), buttons)
