@@ -53,6 +53,17 @@ def test_an_article_answer_reads_well_and_its_link_opens_the_article(stack: Stac
         push_bot_message(stack, widget.session_id(), {"event": "bot", "text": bot_text})
         expect(page.locator(".msg.bot .text", has_text="Checked three things")).to_have_text(bot_text)
         expect(page.locator(".msg strong")).to_have_count(1)
+        # The bot's German answer reads the same way, in German.
+        german = (
+            f"Konto gesperrt\nSo entsperren Sie es.\nMehr dazu: {stack.helpdesk_url}/kb/account-locked-out-de"
+        )
+        push_bot_message(stack, widget.session_id(), {"event": "bot", "text": german})
+        german_answer = page.locator(".msg.bot", has_text="So entsperren Sie es.")
+        expect(german_answer.locator("strong.title")).to_have_text("Konto gesperrt")
+        expect(german_answer.get_by_role("link", name="Artikel öffnen")).to_have_attribute(
+            "href", f"{stack.helpdesk_url}/kb/account-locked-out-de"
+        )
+        assert "http" not in german_answer.locator(".text").inner_text()
 
         with context.expect_page() as opened:
             link.click()
@@ -98,6 +109,13 @@ def test_the_article_page_numbers_the_steps_and_shows_their_checks(stack: Stack,
             expect(step.locator(".check")).to_contain_text("When it worked:")
         # A phone: the text fills the screen, without sideways scrolling.
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+        # A German article speaks German around it too.
+        page.goto(f"{stack.helpdesk_url}/kb/account-locked-out-de")
+        assert page.evaluate("document.documentElement.lang") == "de"
+        expect(page.get_by_role("region", name="Schritte")).to_be_visible()
+        expect(page.locator(".check").first).to_contain_text("Wenn es geklappt hat:")
+        expect(page.get_by_role("banner")).to_contain_text("IT-Service-Desk")
 
         # What an editor writes stays text.
         word = uuid.uuid4().hex[:8]

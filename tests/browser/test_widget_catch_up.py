@@ -112,7 +112,7 @@ def test_replies_written_while_the_chat_was_closed_are_shown_on_return(
         expect(page.locator(".msg.agent")).to_have_count(56)
         # The bot asked for a rating when it took the chat back; this chat was away then, so it asks now,
         # and the answer is stored for this handoff, as a live answer would be.
-        question = page.locator(".msg.bot", has_text="Please rate this from 1 (poor) to 5 (great)")
+        question = page.locator(".msg.bot", has_text="from 1 (poor) to 5 (great)")
         expect(question).to_have_count(1)
         expect(question.locator("button.choice")).to_have_text(["1", "2", "3", "4", "5"])
         question.get_by_role("button", name="4", exact=True).click()
@@ -219,7 +219,7 @@ def test_caught_up_lines_keep_the_time_they_were_written_and_typing_past_the_rat
         expect(reply).to_have_count(1)
         shown = _instant(reply.locator("time").get_attribute("datetime"))
         assert abs((shown - written).total_seconds()) < 0.002, (shown, written)
-        question = page.locator(".msg.bot", has_text="Please rate this from 1 (poor) to 5 (great)")
+        question = page.locator(".msg.bot", has_text="from 1 (poor) to 5 (great)")
         expect(question).to_have_count(1)
         back = page.locator(".msg.bot", has_text="handed you back to the virtual assistant")
         for line in (back, question):

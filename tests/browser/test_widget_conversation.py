@@ -6,7 +6,7 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import Browser, FloatRect, Locator, Page, expect
+from playwright.sync_api import Browser, FloatRect, Locator, Page, WebSocketRoute, expect
 
 from tests.harness.stack import Stack
 
@@ -95,6 +95,31 @@ def test_a_new_conversation_opens_with_the_widgets_greeting_and_quick_starts(
         expect(page.locator(".msg", has_text="virtual assistant")).to_have_count(1)
         expect_off(page.get_by_role("group", name="Common requests").get_by_role("button"), QUICK_STARTS)
         assert errors == []
+    finally:
+        context.close()
+
+
+def test_a_german_page_is_greeted_in_german_and_says_so_to_the_bot(stack: Stack, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 820}, locale="de-DE")
+    try:
+        page = context.new_page()
+        sent: list[str] = []
+
+        def listen(ws: WebSocketRoute) -> None:
+            server = ws.connect_to_server()
+            ws.on_message(lambda message: (sent.append(str(message)), server.send(message)))
+
+        page.route_web_socket(re.compile(r"/socket\.io/"), listen)
+        widget = Widget(page, stack).open()
+        expect(page.locator(".msg.bot").first).to_contain_text("virtuelle Assistent")
+        quick = page.get_by_role("group", name="Common requests").get_by_role("button")
+        expect(quick).to_have_count(5)
+        widget.seen = widget.messages.count() + 1
+        quick.get_by_text("Mit einer Person sprechen").click()
+        expect(widget.reply()).to_contain_text("HD-")  # the payload, the same in every language
+        expect(page.locator(".banner")).to_contain_text("HD-")  # the queue line read in either language
+        uttered = [m for m in sent if '"user_uttered"' in m]
+        assert uttered and all('"language":"de"' in m for m in uttered), uttered
     finally:
         context.close()
 
