@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from conversation_builder import conversation, timeline, user
 
+
 def _slots(events: list[dict[str, Any]]) -> dict[str, Any]:
     return {event["name"]: event["value"] for event in events if event.get("event") == "slot"}
 
