@@ -21,11 +21,18 @@ function button(text, key, onclick, attrs = {}) {
     text, key ? h("kbd", { "aria-hidden": "true", text: key }) : null);
 }
 
+const LANGUAGES = { en: "English", de: "Deutsch" };
+
+// The conversation's language, named in itself: the engineer replies in it.
+export function languageName(code) {
+  return LANGUAGES[code || "en"] || code;
+}
+
 export function renderDetail(container, handoff, { actions, optional, canEscalate }) {
   const open = handoff.status !== "resolved";
   const assigned = handoff.status === "assigned";
   const meta = [
-    handoff.tier.toUpperCase(), handoff.priority, handoff.category, handoff.channel,
+    handoff.tier.toUpperCase(), handoff.priority, handoff.category, handoff.channel, languageName(handoff.language),
     handoff.assignee ? `with ${handoff.assignee.name}` : null,
   ].filter(Boolean).join(" · ");
 
@@ -130,7 +137,7 @@ export function renderContext(container, handoff) {
       h("h2", { id: "ctx-customer", text: "Customer" }),
       h("p", { class: "customer" }, h("strong", { text: customer.name || "Unknown" }), " ",
         h("span", { class: `verified ${customer.verified ? "yes" : "no"}`, text: customer.verified ? "✓ verified" : "not verified" })),
-      pairs([["Email", customer.email], ["User id", customer.id]])),
+      pairs([["Email", customer.email], ["User id", customer.id], ["Language", languageName(handoff.language)]])),
     h("section", { "aria-labelledby": "ctx-bot" },
       h("h2", { id: "ctx-bot", text: "What the bot understood" }),
       pairs([["Intent", context.intent], ["Confidence", confidence], ["Reason", handoff.reason], ["Summary", handoff.summary]]),

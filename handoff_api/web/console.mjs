@@ -2,7 +2,7 @@
 // with the bot's context, the transcript, replies, notes, escalate / resolve / return to the bot.
 import { $, Api, countdown, h, hasRoute, signIn, streamEvents } from "./common.mjs";
 import { setUpKeys } from "./console-keys.mjs";
-import { renderContext, renderDetail } from "./console-view.mjs";
+import { languageName, renderContext, renderDetail } from "./console-view.mjs";
 
 const TIERS = ["l2", "l3", "l4"];
 const TIER_NAMES = { l2: "L2", l3: "L3", l4: "L4 vendor" };
@@ -84,6 +84,7 @@ function queueItem(handoff, { selected, unread }) {
     h("span", { class: "row" },
       h("strong", { text: handoff.number }),
       h("span", { class: `prio ${handoff.priority}`, text: handoff.priority }),
+      h("span", { class: "lang", lang: handoff.language || "en", title: languageName(handoff.language), text: (handoff.language || "en").toUpperCase() }),
       unread ? h("span", { class: "badge", text: "new message" }) : null,
       handoff.status === "waiting"
         ? h("span", { class: `sla ${handoff.sla?.breached ? "overdue" : sla.state}`, "data-due": handoff.sla?.first_response_due || "", text: sla.text })
