@@ -125,7 +125,7 @@ test-bot: train
 test-e2e: install train
 	$(VENV)/bin/python -m pytest tests/e2e
 
-# Simulated customers (heldout/scenarios_en.yml, a few of each kind) over socket.io on the real stack;
+# Simulated customers (the held-out scenarios, a few of each kind) over socket.io on the real stack;
 # all of them run in `make bench` (bench/conversations.py).
 test-conversations: install train
 	$(VENV)/bin/python -m pytest tests/conversations
