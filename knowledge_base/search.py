@@ -25,6 +25,14 @@ words they stand for as weaker alternatives (``knowledge_base.synonyms.SYNONYMS`
 side reads the question with those article words appended.
 
 ``abstain`` is true when the best article's score is below the mode's threshold.
+
+Languages: ``search(..., language="de")`` ranks only the articles in that language and, when
+that abstains, the articles in the other one, saying so (``SearchResponse.fallback``): a German
+customer gets the German article when one answers, else the English one with a note.  German
+articles have a BM25 index of their own with German words (``knowledge_base.german``: stop words,
+stemming, compound splitting), and German searches have their own thresholds.  Without a
+language, every article is ranked together with the English words, as before languages were
+told apart.
 """
 
 from __future__ import annotations
@@ -45,16 +53,19 @@ import numpy.typing as npt
 import Stemmer
 from pydantic import BaseModel, ConfigDict
 
-from knowledge_base.articles import Article
+from knowledge_base.articles import Article, ArticleLanguage
 from knowledge_base.embeddings import Embedder, EmbeddingStore, InMemoryEmbeddingStore, Matrix, Vector
+from knowledge_base.german import german_words, splitter, stem_words, tokenize_de
 from knowledge_base.sections import Section, content_hash, make_snippet, split_sections
 from knowledge_base.synonyms import expansions, normalise_spelling
 
 __all__ = [
     "BASELINE_RANKING",
     "BASELINE_THRESHOLDS",
+    "DEFAULT_GERMAN_THRESHOLDS",
     "DEFAULT_RANKING",
     "DEFAULT_THRESHOLDS",
+    "LANGUAGES",
     "FusionMethod",
     "HybridIndex",
     "Ranking",
@@ -69,6 +80,7 @@ __all__ = [
 SearchMode = Literal["hybrid", "bm25", "dense"]
 FusionMethod = Literal["blend", "rrf"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "bm25", "dense")
+LANGUAGES: tuple[ArticleLanguage, ...] = ("en", "de")
 MAX_K = 50
 MAX_QUERY_CHARS = 1000
 
@@ -97,6 +109,12 @@ class Ranking:
     lead_dense: float = 0.1
     # bm25 = (1 - title_lexical) * best section's share + title_lexical * title-and-tags share
     title_lexical: float = 0.3
+    # German articles get a BM25 index of German words (knowledge_base.german), which searches in
+    # German use; off, they search the English words of every article, restricted to German ones.
+    german_lexicon: bool = True
+    # Weight of a German compound of the question beside its parts, which count fully (0: the
+    # parts only); the compound itself matters only when an article uses it.
+    compound_weight: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +169,15 @@ DEFAULT_THRESHOLDS = Thresholds(
     bm25_min_share=0.155,
 )
 
+# German searches (language="de"): calibrated on tests/knowledge_base/eval_questions_de.yml (see
+# GERMAN CALIBRATION below).
+DEFAULT_GERMAN_THRESHOLDS = Thresholds(
+    dense_weight=0.45,
+    hybrid_min_score=0.24,
+    dense_min_cosine=0.38,
+    bm25_min_share=0.155,
+)
+
 # The scoring before field weights, spellings and synonyms (best section only, blend 0.5), kept
 # so that bench/kb_quality.py can measure the levers against it in the same run.
 BASELINE_RANKING = Ranking(
@@ -160,6 +187,7 @@ BASELINE_RANKING = Ranking(
     title_dense=0.0,
     lead_dense=0.0,
     title_lexical=0.0,
+    german_lexicon=False,
 )
 BASELINE_THRESHOLDS = Thresholds(
     dense_weight=0.5,
@@ -186,6 +214,7 @@ class SearchResult(BaseModel):
     section: str
     dense_score: float | None = None  # the article's dense score (None in bm25 mode)
     bm25_score: float | None = None  # the article's lexical score (None in dense mode)
+    language: ArticleLanguage = "en"  # the article's
 
 
 class SearchResponse(BaseModel):
@@ -193,6 +222,10 @@ class SearchResponse(BaseModel):
 
     results: tuple[SearchResult, ...]  # a tuple: responses are cached and shared between callers
     abstain: bool
+    # The language the results are in when one was asked for (None: every language ranked together)
+    language: ArticleLanguage | None = None
+    # True when nothing in the asked language answered and these results are in the other one
+    fallback: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +296,23 @@ def _query_terms(text: str, ranking: Ranking) -> list[_Term]:
         elif alternatives:
             terms.append(alternatives)
     return [tuple(term) for term in terms]
+
+
+def _german_query_terms(text: str, ranking: Ranking) -> list[_Term]:
+    """A German question's terms: each word, or the parts of a compound and the compound itself
+    at ``compound_weight`` (left out when no article uses it, rather than counted as missing)."""
+    split = splitter()
+    terms: list[_Term] = []
+    for word in german_words(text):
+        parts = split.split(word)
+        if not parts:
+            terms.append(((stem_words([word])[0], 1.0),))
+            continue
+        whole, *stems = stem_words([word, *parts])
+        terms.extend(((part, 1.0),) for part in stems)
+        if ranking.compound_weight > 0:
+            terms.append(((whole, ranking.compound_weight),))
+    return terms
 
 
 def _dense_query(text: str, ranking: Ranking) -> str:
@@ -342,6 +392,23 @@ class _Entry:
     tokens: tuple[list[str], ...]
     title_tokens: list[str]  # title and tags
     title_vector: Vector | None  # None when the ranking does not use it
+    # German words of a German article's sections and of its title and tags (Ranking.german_lexicon)
+    german_tokens: tuple[list[str], ...] | None = None
+    german_title_tokens: list[str] | None = None
+
+
+# question (lower case), k, mode, language
+_CacheKey = tuple[str, int, str, str | None]
+
+
+@dataclass(frozen=True)
+class _GermanLexicon:
+    """The BM25 indexes of the German articles' German words, and where those articles sit."""
+
+    lexicon: _Lexicon  # over their sections
+    title_lexicon: _Lexicon  # over their titles and tags
+    rows: npt.NDArray[np.intp]  # section row (in the snapshot) of each of those sections
+    entries: npt.NDArray[np.intp]  # entry index (in the snapshot) of each German article
 
 
 class _ResultCache:
@@ -349,10 +416,10 @@ class _ResultCache:
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._items: OrderedDict[tuple[str, int, str], SearchResponse] = OrderedDict()
+        self._items: OrderedDict[_CacheKey, SearchResponse] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, int, str]) -> SearchResponse | None:
+    def get(self, key: _CacheKey) -> SearchResponse | None:
         if self._size <= 0:
             return None
         with self._lock:
@@ -361,7 +428,7 @@ class _ResultCache:
                 self._items.move_to_end(key)
             return value
 
-    def put(self, key: tuple[str, int, str], value: SearchResponse) -> None:
+    def put(self, key: _CacheKey, value: SearchResponse) -> None:
         if self._size <= 0:
             return
         with self._lock:
@@ -383,6 +450,8 @@ class _Snapshot:
     titles: Matrix | None  # (n_entries, dim), None when the ranking does not use title vectors
     lexicon: _Lexicon  # over the sections
     title_lexicon: _Lexicon  # over the titles and tags, one document per entry
+    by_language: dict[ArticleLanguage, npt.NDArray[np.intp]]  # entry indices of the articles in each language
+    german: _GermanLexicon | None  # None when the ranking has no German lexicon
     cache: _ResultCache = field(compare=False)
 
     @property
@@ -391,7 +460,7 @@ class _Snapshot:
 
 
 def _build_snapshot(
-    version: int, entries: Iterable[_Entry], dim: int, cache_size: int, with_titles: bool
+    version: int, entries: Iterable[_Entry], dim: int, cache_size: int, with_titles: bool, with_german: bool
 ) -> _Snapshot:
     ordered = tuple(sorted(entries, key=lambda entry: entry.article.id))
     sections = tuple(section for entry in ordered for section in entry.sections)
@@ -411,6 +480,24 @@ def _build_snapshot(
             if entry.title_vector is not None:
                 titles[i] = entry.title_vector
         titles.setflags(write=False)
+    by_language = {
+        language: np.array(
+            [i for i, entry in enumerate(ordered) if entry.article.language == language], dtype=np.intp
+        )
+        for language in LANGUAGES
+    }
+    german: _GermanLexicon | None = None
+    if with_german:
+        german_entries = [ordered[i] for i in by_language["de"]]
+        rows = [int(starts[i]) + row for i in by_language["de"] for row in range(len(ordered[i].sections))]
+        german = _GermanLexicon(
+            lexicon=_Lexicon.build(
+                [tokens for entry in german_entries for tokens in entry.german_tokens or ()]
+            ),
+            title_lexicon=_Lexicon.build([entry.german_title_tokens or [] for entry in german_entries]),
+            rows=np.array(rows, dtype=np.intp),
+            entries=by_language["de"],
+        )
 
     return _Snapshot(
         version=version,
@@ -422,6 +509,8 @@ def _build_snapshot(
         titles=titles,
         lexicon=_Lexicon.build([tokens for entry in ordered for tokens in entry.tokens]),
         title_lexicon=_Lexicon.build([entry.title_tokens for entry in ordered]),
+        by_language=by_language,
+        german=german,
         cache=_ResultCache(cache_size),
     )
 
@@ -446,13 +535,15 @@ class HybridIndex:
         store: EmbeddingStore | None = None,
         *,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        german_thresholds: Thresholds = DEFAULT_GERMAN_THRESHOLDS,
         fusion: FusionMethod = "blend",
         ranking: Ranking = DEFAULT_RANKING,
         result_cache_size: int = 1024,
     ) -> None:
         self._embedder = embedder
         self._store: EmbeddingStore = store if store is not None else InMemoryEmbeddingStore()
-        self.thresholds = thresholds
+        self.thresholds = thresholds  # without a language, and in English
+        self.german_thresholds = german_thresholds  # in German
         self.fusion: FusionMethod = fusion
         self._ranking = ranking
         self._cache_size = result_cache_size
@@ -611,6 +702,7 @@ class HybridIndex:
             spelling = ranking.spelling
             tokens = tuple(tokenize(s.text, spelling=spelling) for s in article_sections)
             title_text = " ".join([article.title, *article.tags])
+            german = ranking.german_lexicon and article.language == "de"
             entries[article.id] = _Entry(
                 article=article,
                 sections=article_sections,
@@ -618,6 +710,8 @@ class HybridIndex:
                 tokens=tokens,
                 title_tokens=tokenize(title_text, spelling=spelling),
                 title_vector=known[content_hash(model_name, article.title)] if with_titles else None,
+                german_tokens=tuple(tokenize_de(s.text) for s in article_sections) if german else None,
+                german_title_tokens=tokenize_de(title_text) if german else None,
             )
         stats = UpdateStats(
             indexed=len(entries),
@@ -630,7 +724,12 @@ class HybridIndex:
 
     def _new_snapshot(self, version: int, entries: Iterable[_Entry]) -> _Snapshot:
         return _build_snapshot(
-            version, entries, self._embedder.dimension, self._cache_size, self._ranking.title_dense > 0
+            version,
+            entries,
+            self._embedder.dimension,
+            self._cache_size,
+            self._ranking.title_dense > 0,
+            self._ranking.german_lexicon,
         )
 
     def _swap(self, entries: dict[str, _Entry]) -> None:
@@ -640,26 +739,74 @@ class HybridIndex:
 
     # -- searching -------------------------------------------------------------------------
 
-    def search(self, query: str, k: int = 5, mode: SearchMode = "hybrid") -> SearchResponse:
-        """The ``k`` best published articles for ``query`` and whether to abstain."""
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        mode: SearchMode = "hybrid",
+        language: ArticleLanguage | None = None,
+    ) -> SearchResponse:
+        """The ``k`` best published articles for ``query`` and whether to abstain.
+
+        With a ``language``, only the articles in it are ranked; when that abstains and the
+        articles in the other language answer, those are returned with ``fallback`` set.
+        """
         if mode not in SEARCH_MODES:
             raise ValueError(f"mode must be one of {', '.join(SEARCH_MODES)}")
         if not 1 <= k <= MAX_K:
             raise ValueError(f"k must be between 1 and {MAX_K}")
+        if language is not None and language not in LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
         snap = self._snapshot
         text = " ".join(query[:MAX_QUERY_CHARS].split())
         if not text or snap.size == 0:
-            return SearchResponse(results=(), abstain=True)
-        key = (text.lower(), k, mode)
+            return SearchResponse(results=(), abstain=True, language=language)
+        key = (text.lower(), k, mode, language)
         cached = snap.cache.get(key)
         if cached is not None:
             return cached
-        response = self._search(snap, text, k, mode)
+        query_vector = _QueryVector(self._embedder, text, self._ranking)
+        response = self._search(snap, text, k, mode, language, query_vector)
+        if language is not None and response.abstain:
+            other: ArticleLanguage = "en" if language == "de" else "de"
+            fallback = self._search(snap, text, k, mode, other, query_vector)
+            if not fallback.abstain:
+                response = fallback.model_copy(update={"fallback": True})
         snap.cache.put(key, response)
         return response
 
-    def _search(self, snap: _Snapshot, text: str, k: int, mode: SearchMode) -> SearchResponse:
-        th = self.thresholds
+    def thresholds_for(self, language: ArticleLanguage | None) -> Thresholds:
+        return self.german_thresholds if language == "de" else self.thresholds
+
+    def _lexical(
+        self, snap: _Snapshot, text: str, language: ArticleLanguage | None
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
+        """Per section and per article (title and tags): the question's lexical shares."""
+        ranking = self._ranking
+        if language == "de" and snap.german is not None:
+            german = snap.german
+            terms = _german_query_terms(text, ranking)
+            lexical = np.zeros(snap.size, dtype=np.float32)
+            lexical[german.rows] = german.lexicon.shares(terms)
+            title_shares: npt.NDArray[np.float32] | None = None
+            if ranking.title_lexical > 0:
+                title_shares = np.zeros(len(snap.entries), dtype=np.float32)
+                title_shares[german.entries] = german.title_lexicon.shares(terms)
+            return lexical, title_shares
+        terms = _query_terms(text, ranking)
+        lexical = snap.lexicon.shares(terms)
+        return lexical, snap.title_lexicon.shares(terms) if ranking.title_lexical > 0 else None
+
+    def _search(
+        self,
+        snap: _Snapshot,
+        text: str,
+        k: int,
+        mode: SearchMode,
+        language: ArticleLanguage | None,
+        query_vector: _QueryVector,
+    ) -> SearchResponse:
+        th = self.thresholds_for(language)
         ranking = self._ranking
         starts = snap.starts
         dense: npt.NDArray[np.float32] | None = None  # per section
@@ -667,23 +814,30 @@ class HybridIndex:
         art_dense: npt.NDArray[np.float32] | None = None  # per article
         art_lex: npt.NDArray[np.float32] | None = None  # per article
         if mode in ("hybrid", "dense"):
-            query_vector = self._embedder.embed_query(_dense_query(text, ranking))
+            vector = query_vector.get()
             # einsum, not matmul: OpenBLAS would split this small product over threads and, on a
             # busy 2-core machine, wait a scheduler slice for the second one (8-12 ms instead of
             # 0.4 ms at 10,000 sections, measured); einsum's loop is single-threaded SIMD.
-            dense = np.einsum("ij,j->i", snap.matrix, query_vector)
+            dense = np.einsum("ij,j->i", snap.matrix, vector)
             art_dense = _field_blend(
                 np.maximum.reduceat(dense, starts),
                 (ranking.lead_dense, dense[starts]),
-                (ranking.title_dense, _cosines(snap.titles, query_vector)),
+                (ranking.title_dense, _cosines(snap.titles, vector)),
             )
         if mode in ("hybrid", "bm25"):
-            terms = _query_terms(text, ranking)
-            lexical = snap.lexicon.shares(terms)
-            title_shares = snap.title_lexicon.shares(terms) if ranking.title_lexical > 0 else None
+            lexical, title_shares = self._lexical(snap, text, language)
             art_lex = _field_blend(
                 np.maximum.reduceat(lexical, starts), (ranking.title_lexical, title_shares)
             )
+
+        # the articles ranked: all, or those in the language (their scores alone, so that rank
+        # fusion ranks among them)
+        candidates = snap.by_language[language] if language is not None else None
+        if candidates is not None:
+            if candidates.shape[0] == 0:
+                return SearchResponse(results=(), abstain=True, language=language)
+            art_dense = art_dense[candidates] if art_dense is not None else None
+            art_lex = art_lex[candidates] if art_lex is not None else None
 
         # section score (chooses the snippet) and article score (ranks)
         if dense is not None and lexical is not None and art_dense is not None and art_lex is not None:
@@ -706,7 +860,8 @@ class HybridIndex:
         top = _top_k(art_scores, k)
         results: list[SearchResult] = []
         n_entries = len(snap.entries)
-        for i in top:
+        for position in top:
+            i = int(candidates[position]) if candidates is not None else position
             entry = snap.entries[i]
             start = int(starts[i])
             stop = int(starts[i + 1]) if i + 1 < n_entries else snap.size
@@ -717,15 +872,31 @@ class HybridIndex:
                 SearchResult(
                     article_id=entry.article.id,
                     title=entry.article.title,
-                    score=round(float(art_scores[i]), 4),
+                    score=round(float(art_scores[position]), 4),
                     snippet=snippet,
                     section=section.heading,
-                    dense_score=round(float(art_dense[i]), 4) if art_dense is not None else None,
-                    bm25_score=round(float(art_lex[i]), 4) if art_lex is not None else None,
+                    dense_score=round(float(art_dense[position]), 4) if art_dense is not None else None,
+                    bm25_score=round(float(art_lex[position]), 4) if art_lex is not None else None,
+                    language=entry.article.language,
                 )
             )
         abstain = not results or float(blended[top[0]]) < min_score
-        return SearchResponse(results=tuple(results), abstain=abstain)
+        return SearchResponse(results=tuple(results), abstain=abstain, language=language)
+
+
+class _QueryVector:
+    """The question's vector, computed when a search first needs it (once for a fallback too)."""
+
+    def __init__(self, embedder: Embedder, text: str, ranking: Ranking) -> None:
+        self._embedder = embedder
+        self._text = text
+        self._ranking = ranking
+        self._vector: Vector | None = None
+
+    def get(self) -> Vector:
+        if self._vector is None:
+            self._vector = self._embedder.embed_query(_dense_query(self._text, self._ranking))
+        return self._vector
 
 
 def _cosines(matrix: Matrix | None, vector: Vector) -> npt.NDArray[np.float32] | None:
