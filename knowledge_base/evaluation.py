@@ -15,17 +15,22 @@ Metrics (per search mode):
 * ``abstain_precision``: of the questions the index abstained on, the share that were out of
   domain; ``abstain_recall``: of the out-of-domain questions, the share it abstained on;
   ``false_abstain``: share of in-domain questions it abstained on.
+
+German questions (``tests/knowledge_base/eval_questions_de.yml``) are asked with
+``language="de"``; a set that names the English articles (the held-out German questions do) is
+scored with ``same``, which maps each German article to the English one it translates.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from knowledge_base.articles import Article, ArticleLanguage
 from knowledge_base.search import HybridIndex, SearchMode
 
 __all__ = [
@@ -38,6 +43,7 @@ __all__ = [
     "format_table",
     "load_eval_set",
     "suggest_threshold",
+    "translations",
 ]
 
 RANK_DEPTH = 10
@@ -75,6 +81,8 @@ class EvalRow(BaseModel):
     top_dense: float | None
     top_bm25: float | None
     abstain: bool
+    top_language: str | None = None  # the language of the first result
+    fallback: bool = False  # the results are in the other language than the one asked for
 
     @property
     def rank(self) -> int | None:
@@ -110,23 +118,37 @@ class ModeReport(BaseModel):
         }
 
 
-def _rows(index: HybridIndex, eval_set: EvalSet, mode: SearchMode) -> list[EvalRow]:
+def translations(articles: Sequence[Article]) -> dict[str, str]:
+    """Each translated article's id -> the id of the article it translates."""
+    return {article.id: article.translation_of for article in articles if article.translation_of}
+
+
+def _rows(
+    index: HybridIndex,
+    eval_set: EvalSet,
+    mode: SearchMode,
+    language: ArticleLanguage | None,
+    same: Mapping[str, str],
+    fallback: bool,
+) -> list[EvalRow]:
     rows: list[EvalRow] = []
     questions = [(item.q, True, item.expected) for item in eval_set.in_domain]
     questions += [(q, False, []) for q in eval_set.out_of_domain]
     for q, in_domain, expected in questions:
-        response = index.search(q, k=RANK_DEPTH, mode=mode)
+        response = index.search(q, k=RANK_DEPTH, mode=mode, language=language, fallback=fallback)
         top = response.results[0] if response.results else None
         rows.append(
             EvalRow(
                 q=q,
                 in_domain=in_domain,
                 expected=expected,
-                ranked=[result.article_id for result in response.results],
+                ranked=[same.get(result.article_id, result.article_id) for result in response.results],
                 top_score=top.score if top else 0.0,
                 top_dense=top.dense_score if top else None,
                 top_bm25=top.bm25_score if top else None,
                 abstain=response.abstain,
+                top_language=top.language if top else None,
+                fallback=response.fallback,
             )
         )
     return rows
@@ -154,9 +176,20 @@ def _report(mode: str, rows: Sequence[EvalRow]) -> ModeReport:
     )
 
 
-def evaluate(index: HybridIndex, eval_set: EvalSet, mode: SearchMode) -> ModeReport:
-    """Run every question of ``eval_set`` through ``index.search`` in ``mode``."""
-    return _report(mode, _rows(index, eval_set, mode))
+def evaluate(
+    index: HybridIndex,
+    eval_set: EvalSet,
+    mode: SearchMode,
+    language: ArticleLanguage | None = None,
+    same: Mapping[str, str] | None = None,
+    fallback: bool = True,
+) -> ModeReport:
+    """Run every question of ``eval_set`` through ``index.search`` in ``mode`` (and ``language``).
+
+    ``same`` maps an article id to the id it counts as (see ``translations``); without
+    ``fallback``, only the articles in ``language`` answer (to calibrate its thresholds).
+    """
+    return _report(mode, _rows(index, eval_set, mode, language, same or {}, fallback))
 
 
 def format_table(reports: Sequence[ModeReport]) -> str:

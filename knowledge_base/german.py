@@ -38,8 +38,10 @@ from knowledge_base.synonyms import normalise_spelling
 
 __all__ = [
     "GERMAN_SPELLINGS",
+    "GERMAN_SYNONYMS",
     "CompoundSplitter",
     "fold",
+    "german_expansions",
     "german_words",
     "splitter",
     "stem_words",
@@ -53,6 +55,48 @@ ARTICLES_DIR = Path(__file__).resolve().parent / "articles"
 GERMAN_SPELLINGS: dict[str, tuple[str, ...]] = {
     "mfa": ("zwei faktor", "zweifaktor", "multi faktor", "mehr faktor", "mehrfaktor"),
     "wlan": ("w lan", "wifi"),
+}
+
+# The words German articles use -> what customers type for the same thing (words or phrases, lower
+# case), as ``synonyms.SYNONYMS`` for English: a customer word in a question adds the article
+# words as weaker alternatives; a question that uses the article's word is left as it is.
+GERMAN_SYNONYMS: dict[str, tuple[str, ...]] = {
+    # accounts
+    "passwort": ("kennwort", "pw", "passwd", "zugangsdaten", "logindaten", "anmeldedaten"),
+    "gesperrt": ("blockiert", "deaktiviert"),
+    "abgelaufen ablauf": ("läuft ab", "ausläuft", "ausgelaufen", "verfällt", "verfallen"),
+    "anmelden anmeldung": ("einloggen", "login", "signin", "reinkommen"),
+    "mfa authenticator": (
+        "zweiter faktor",
+        "bestätigungs app",
+        "freigabeanfrage",
+        "push",
+        "einmalcode",
+        "sms code",
+        "prüfcode",
+        "sicherheitscode",
+    ),
+    "berechtigung zugriff": ("rechte", "zugang", "freischaltung", "freischalten"),
+    # people
+    "service desk": ("support", "helpdesk", "hotline", "it abteilung", "techniker", "mensch"),
+    # devices
+    "handy smartphone": ("telefon", "mobiltelefon", "mobilgerät"),
+    "laptop computer": ("rechner", "notebook", "pc"),
+    "langsam": ("träge", "lahm", "zäh", "dauert lange"),
+    "monitor bildschirm": ("display", "screen", "anzeige"),
+    "drucker": ("kopierer", "multifunktionsgerät", "printer"),
+    "kamera webcam": ("cam", "videobild"),
+    "mikrofon": ("mikro", "mic"),
+    "headset": ("kopfhörer", "ohrhörer", "airpods"),
+    # networks and mail
+    "wlan": ("internet", "funknetz", "wireless"),
+    "vpn": ("fernzugriff", "tunnel", "remote zugang", "anyconnect", "globalprotect"),
+    "email": ("mails", "mail", "nachrichten", "posteingang"),
+    "abwesenheitsnotiz": ("abwesenheitsassistent", "urlaubsnotiz", "automatische antwort", "ooo"),
+    # applications and meetings
+    "besprechung meeting": ("call", "anruf", "konferenz", "videocall", "telko"),
+    "bildschirmfreigabe": ("präsentieren", "bildschirm teilen", "screen sharing", "vorführen"),
+    "software programm": ("tool", "anwendung"),
 }
 
 _TOKEN_RE = re.compile(r"\b\w\w+\b")
@@ -96,6 +140,30 @@ def german_words(text: str) -> list[str]:
     """The words of ``text`` as counted: one spelling, folded, two letters or more, no stop words."""
     stop = _stop_words()
     return [word for word in _TOKEN_RE.findall(fold(_normalise(text))) if word not in stop]
+
+
+@cache
+def _synonym_patterns() -> tuple[tuple[re.Pattern[str], str, str], ...]:
+    patterns: list[tuple[re.Pattern[str], str, str]] = []
+    for article_words, customer_words in GERMAN_SYNONYMS.items():
+        for phrase in customer_words:
+            spelled = fold(_normalise(phrase))
+            pattern = re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, spelled.split())) + r"(?!\w)")
+            patterns.append((pattern, spelled, article_words))
+    return tuple(patterns)
+
+
+def german_expansions(text: str) -> list[tuple[str, str]]:
+    """(customer words found in ``text``, the article words they stand for), in table order.
+
+    Matched on the spelled and folded text; the customer words are returned spelled that way.
+    """
+    spelled = fold(_normalise(text))
+    return [
+        (phrase, article_words)
+        for pattern, phrase, article_words in _synonym_patterns()
+        if pattern.search(spelled)
+    ]
 
 
 _local = threading.local()

@@ -55,7 +55,7 @@ from pydantic import BaseModel, ConfigDict
 
 from knowledge_base.articles import Article, ArticleLanguage
 from knowledge_base.embeddings import Embedder, EmbeddingStore, InMemoryEmbeddingStore, Matrix, Vector
-from knowledge_base.german import german_words, splitter, stem_words, tokenize_de
+from knowledge_base.german import german_expansions, german_words, splitter, stem_words, tokenize_de
 from knowledge_base.sections import Section, content_hash, make_snippet, split_sections
 from knowledge_base.synonyms import expansions, normalise_spelling
 
@@ -172,10 +172,10 @@ DEFAULT_THRESHOLDS = Thresholds(
 # German searches (language="de"): calibrated on tests/knowledge_base/eval_questions_de.yml (see
 # GERMAN CALIBRATION below).
 DEFAULT_GERMAN_THRESHOLDS = Thresholds(
-    dense_weight=0.45,
-    hybrid_min_score=0.24,
-    dense_min_cosine=0.38,
-    bm25_min_share=0.155,
+    dense_weight=0.25,
+    hybrid_min_score=0.20,
+    dense_min_cosine=0.40,
+    bm25_min_share=0.145,
 )
 
 # The scoring before field weights, spellings and synonyms (best section only, blend 0.5), kept
@@ -302,17 +302,33 @@ def _german_query_terms(text: str, ranking: Ranking) -> list[_Term]:
     """A German question's terms: each word, or the parts of a compound and the compound itself
     at ``compound_weight`` (left out when no article uses it, rather than counted as missing)."""
     split = splitter()
-    terms: list[_Term] = []
+    terms: list[list[tuple[str, float]]] = []
+    last_term: dict[str, int] = {}  # stem of a question word -> its (last) term
     for word in german_words(text):
         parts = split.split(word)
         if not parts:
-            terms.append(((stem_words([word])[0], 1.0),))
+            last_term[stem_words([word])[0]] = len(terms)
+            terms.append([(stem_words([word])[0], 1.0)])
             continue
         whole, *stems = stem_words([word, *parts])
-        terms.extend(((part, 1.0),) for part in stems)
+        terms.extend([(part, 1.0)] for part in stems)
         if ranking.compound_weight > 0:
-            terms.append(((whole, ranking.compound_weight),))
-    return terms
+            terms.append([(whole, ranking.compound_weight)])
+        last_term[whole] = len(terms) - 1
+    if ranking.synonym_weight > 0:
+        for customer_words, article_words in german_expansions(text):
+            alternatives = [(token, ranking.synonym_weight) for token in tokenize_de(article_words)]
+            matches = [
+                last_term[token]
+                for token in tokenize_de(customer_words, compounds=False)
+                if token in last_term
+            ]
+            if matches:
+                term = terms[max(matches)]
+                term.extend(alt for alt in alternatives if alt[0] not in {token for token, _ in term})
+            elif alternatives:
+                terms.append(alternatives)
+    return [tuple(term) for term in terms]
 
 
 def _dense_query(text: str, ranking: Ranking) -> str:
@@ -397,8 +413,8 @@ class _Entry:
     german_title_tokens: list[str] | None = None
 
 
-# question (lower case), k, mode, language
-_CacheKey = tuple[str, int, str, str | None]
+# question (lower case), k, mode, language, fallback
+_CacheKey = tuple[str, int, str, str | None, bool]
 
 
 @dataclass(frozen=True)
@@ -745,11 +761,13 @@ class HybridIndex:
         k: int = 5,
         mode: SearchMode = "hybrid",
         language: ArticleLanguage | None = None,
+        fallback: bool = True,
     ) -> SearchResponse:
         """The ``k`` best published articles for ``query`` and whether to abstain.
 
         With a ``language``, only the articles in it are ranked; when that abstains and the
-        articles in the other language answer, those are returned with ``fallback`` set.
+        articles in the other language answer, those are returned with ``fallback`` set (unless
+        ``fallback`` is False: calibration looks at one language's scores alone).
         """
         if mode not in SEARCH_MODES:
             raise ValueError(f"mode must be one of {', '.join(SEARCH_MODES)}")
@@ -761,17 +779,17 @@ class HybridIndex:
         text = " ".join(query[:MAX_QUERY_CHARS].split())
         if not text or snap.size == 0:
             return SearchResponse(results=(), abstain=True, language=language)
-        key = (text.lower(), k, mode, language)
+        key = (text.lower(), k, mode, language, fallback)
         cached = snap.cache.get(key)
         if cached is not None:
             return cached
         query_vector = _QueryVector(self._embedder, text, self._ranking)
         response = self._search(snap, text, k, mode, language, query_vector)
-        if language is not None and response.abstain:
+        if fallback and language is not None and response.abstain:
             other: ArticleLanguage = "en" if language == "de" else "de"
-            fallback = self._search(snap, text, k, mode, other, query_vector)
-            if not fallback.abstain:
-                response = fallback.model_copy(update={"fallback": True})
+            answer = self._search(snap, text, k, mode, other, query_vector)
+            if not answer.abstain:
+                response = answer.model_copy(update={"fallback": True})
         snap.cache.put(key, response)
         return response
 
