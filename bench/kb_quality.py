@@ -2,6 +2,7 @@
 
 Run:  .venv/bin/python bench/kb_quality.py [--configs baseline,current | all] [--extra 500]
                                             [--no-heldout] [--store FILE.npz] [--out FILE]
+      .venv/bin/python bench/kb_quality.py --german [--store FILE.npz] [--out FILE]
 
 For each configuration (``baseline``: the scoring before field weights, spellings and synonyms,
 ``knowledge_base.search.BASELINE_RANKING``; ``current``: ``DEFAULT_RANKING``; ``all`` adds the
@@ -26,6 +27,23 @@ Targets (held-out, hybrid, current configuration, both corpora): recall@1 >= 0.8
 Writes bench/results/kb_quality.json (`date`, `machine`, `settings`, `configs`, `results[]`
 with one record per configuration, corpus, question set and mode, `latency[]`, `targets`)
 and prints Markdown tables.
+
+``--german`` measures German questions instead, side by side (bench/results/kb_quality_de.json):
+
+* ``baseline``: as before languages were told apart: no language, every article ranked with the
+  English words;
+* ``+language``: language="de" (German articles only, the English ones when nothing German
+  answers), still the English words, the English thresholds;
+* ``current``: language="de" with the German words (``knowledge_base.german``) and
+  ``DEFAULT_GERMAN_THRESHOLDS``;
+
+on the German tuning set (tests/knowledge_base/eval_questions_de.yml) and the German held-out
+set (heldout/kb_questions_de.yml, read to report, never tuned on).  An answer counts when it is
+the expected article or its translation (the held-out set names the English articles); ``in
+German`` is the share of answerable questions whose first result is right and in German, and
+``fallback`` the share answered from the other language.  It also checks that English stays
+as it was: the English sets without a language (the same ranking as ``baseline``) and with
+language="en".  Target (held-out, hybrid, current): recall@1 >= 0.80.
 """
 
 from __future__ import annotations
@@ -48,12 +66,20 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
 from bench.common import default_out, load_average, machine_info, now_iso, quick_mode, write_json  # noqa: E402
-from knowledge_base.articles import Article, load_articles  # noqa: E402
+from knowledge_base.articles import Article, ArticleLanguage, load_articles  # noqa: E402
 from knowledge_base.embeddings import InMemoryEmbeddingStore, MiniLMEmbedder  # noqa: E402
-from knowledge_base.evaluation import EvalQuestion, EvalSet, evaluate, load_eval_set  # noqa: E402
+from knowledge_base.evaluation import (  # noqa: E402
+    EvalQuestion,
+    EvalSet,
+    ModeReport,
+    evaluate,
+    load_eval_set,
+    translations,
+)
 from knowledge_base.search import (  # noqa: E402
     BASELINE_RANKING,
     BASELINE_THRESHOLDS,
+    DEFAULT_GERMAN_THRESHOLDS,
     DEFAULT_RANKING,
     DEFAULT_THRESHOLDS,
     SEARCH_MODES,
@@ -67,6 +93,9 @@ from knowledge_base.synthetic import DEFAULT_SEED, near_miss_articles  # noqa: E
 ARTICLES_DIR = REPO / "knowledge_base" / "articles"
 DEV_FILE = REPO / "tests" / "knowledge_base" / "eval_questions.yml"
 HELDOUT_FILE = REPO / "heldout" / "kb_questions_en.yml"
+DEV_FILE_DE = REPO / "tests" / "knowledge_base" / "eval_questions_de.yml"
+HELDOUT_FILE_DE = REPO / "heldout" / "kb_questions_de.yml"
+GERMAN_TARGET = {"recall@1": 0.80}
 MODES = ("bm25", "dense", "hybrid")
 TARGETS = {"recall@1": 0.85, "recall@3": 0.95}
 QUICK_EXTRA = 100
@@ -181,6 +210,191 @@ def check_targets(results: list[dict[str, Any]], config: str) -> dict[str, Any]:
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class GermanConfig:
+    name: str
+    ranking: Ranking
+    german_thresholds: Thresholds
+    language: ArticleLanguage | None
+    note: str
+
+
+def german_configs() -> list[GermanConfig]:
+    english_words = dataclasses.replace(DEFAULT_RANKING, german_lexicon=False)
+    return [
+        GermanConfig("baseline", DEFAULT_RANKING, DEFAULT_THRESHOLDS, None, "no language, English words"),
+        GermanConfig(
+            "+language", english_words, DEFAULT_THRESHOLDS, "de", "German articles first, English words"
+        ),
+        GermanConfig(
+            "current", DEFAULT_RANKING, DEFAULT_GERMAN_THRESHOLDS, "de", "German words, German thresholds"
+        ),
+    ]
+
+
+def _german_figures(report: ModeReport) -> dict[str, float]:
+    inside = [row for row in report.rows if row.in_domain]
+    n = max(len(inside), 1)
+    figures = {key: round(value, 4) for key, value in report.figures().items()}
+    figures["in_german"] = round(sum(1 for r in inside if r.rank == 1 and r.top_language == "de") / n, 4)
+    figures["fallback"] = round(sum(1 for r in inside if r.fallback) / n, 4)
+    return figures
+
+
+def german_table(results: list[dict[str, Any]], question_set: str) -> str:
+    lines = [
+        "| config | mode | recall@1 | recall@3 | MRR | in German | fallback | abstain recall "
+        "| false abstain |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        if r["set"] != question_set:
+            continue
+        lines.append(
+            f"| {r['config']} | {r['mode']} | {r['recall@1']:.3f} | {r['recall@3']:.3f} | {r['mrr']:.3f} | "
+            f"{r['in_german']:.3f} | {r['fallback']:.3f} | {r['abstain_recall']:.3f} | "
+            f"{r['false_abstain']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def german_main(args: argparse.Namespace) -> None:
+    """The --german run: baseline, +language and current on the German sets, and the English check."""
+    out_path = args.out or default_out("kb_quality_de.json", quick_mode(args.quick))
+    load_at_start = load_average()
+    articles = load_articles(ARTICLES_DIR).articles
+    same = translations(articles)
+    published = {a.id for a in articles if a.published}
+    tuning = load_eval_set(DEV_FILE_DE)
+    # the tuning set names German articles: score it by topic like the held-out set
+    sets = {
+        "dev": EvalSet(
+            in_domain=[
+                EvalQuestion(q=item.q, expected=[same.get(e, e) for e in item.expected])
+                for item in tuning.in_domain
+            ],
+            out_of_domain=tuning.out_of_domain,
+        ),
+        "heldout": load_heldout(HELDOUT_FILE_DE),
+    }
+    heldout = sets["heldout"]
+    answerable = [q for q in heldout.in_domain if set(q.expected) & (published | set(same.values()))]
+    unpublished = sorted({e for q in heldout.in_domain for e in q.expected} - published)
+    if unpublished:
+        print(
+            f"note: held-out questions name articles that are not published ({', '.join(unpublished)}): "
+            "they count as misses",
+            flush=True,
+        )
+
+    embedder = MiniLMEmbedder()
+    embedder.load()
+    store = InMemoryEmbeddingStore()
+    if args.store is not None and args.store.exists():
+        with np.load(args.store) as data:
+            store.put_many({key: data[key] for key in data.files})
+    results: list[dict[str, Any]] = []
+    english: list[dict[str, Any]] = []
+    for config in german_configs():
+        index = HybridIndex(
+            embedder,
+            store,
+            ranking=config.ranking,
+            german_thresholds=config.german_thresholds,
+            result_cache_size=0,
+        )
+        index.replace_all(articles)
+        for set_name, eval_set in sets.items():
+            for mode in MODES:
+                report = evaluate(index, eval_set, mode, language=config.language, same=same)
+                results.append(
+                    {
+                        "config": config.name,
+                        "set": set_name,
+                        "mode": mode,
+                        "language": config.language,
+                        "n_in_domain": report.n_in_domain,
+                        "n_out_of_domain": report.n_out_of_domain,
+                        **_german_figures(report),
+                    }
+                )
+        if config.name == "current":
+            english_sets = {"dev": load_eval_set(DEV_FILE), "heldout": load_heldout(HELDOUT_FILE)}
+            for set_name, eval_set in english_sets.items():
+                for language in (None, "en"):
+                    report = evaluate(index, eval_set, "hybrid", language=language)
+                    english.append(
+                        {
+                            "set": set_name,
+                            "mode": "hybrid",
+                            "language": language,
+                            **{key: round(value, 4) for key, value in report.figures().items()},
+                            "ranked": [row.ranked for row in report.rows],
+                        }
+                    )
+        print(f"[{config.name}] done", flush=True)
+    if args.store is not None:
+        np.savez(args.store, allow_pickle=False, **dict(store.items()))
+
+    # English without a language ranks exactly as the baseline configuration does (same code path)
+    current_en = {(row["set"], row["language"]): row for row in english}
+    for row in english:
+        row.pop("ranked")
+    for set_name in ("dev", "heldout"):
+        without = current_en[(set_name, None)]
+        with_en = current_en[(set_name, "en")]
+        without["recall@1_with_en_minus_without"] = round(with_en["recall@1"] - without["recall@1"], 4)
+
+    current_heldout = next(
+        r for r in results if r["config"] == "current" and r["set"] == "heldout" and r["mode"] == "hybrid"
+    )
+    payload: dict[str, Any] = {
+        "date": now_iso(),
+        "machine": machine_info(load_at_start),
+        "settings": {
+            "dev_file": str(DEV_FILE_DE.relative_to(REPO)),
+            "heldout_file": str(HELDOUT_FILE_DE.relative_to(REPO)),
+            "published_articles": len(published),
+            "german_articles": sum(1 for a in articles if a.published and a.language == "de"),
+            "heldout_answerable": len(answerable),
+            "scoring": "an article or its translation counts as the expected article",
+            "rank_depth": 10,
+        },
+        "configs": {
+            c.name: {
+                "language": c.language,
+                "ranking": dataclasses.asdict(c.ranking),
+                "german_thresholds": dataclasses.asdict(c.german_thresholds),
+                "note": c.note,
+            }
+            for c in german_configs()
+        },
+        "results": results,
+        "english": english,
+        "targets": {
+            "set": "heldout",
+            "config": "current",
+            "mode": "hybrid",
+            **GERMAN_TARGET,
+            "met": all(current_heldout[key] >= floor for key, floor in GERMAN_TARGET.items()),
+        },
+    }
+    print("\n## German tuning set (tests/knowledge_base/eval_questions_de.yml)\n")
+    print(german_table(results, "dev"))
+    print("\n## German held-out set (heldout/kb_questions_de.yml)\n")
+    print(german_table(results, "heldout"))
+    print("\n## English, current code: no language vs language=en (hybrid)\n")
+    print("| set | language | recall@1 | recall@3 | MRR | abstain recall | false abstain |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for row in english:
+        print(
+            f"| {row['set']} | {row['language']} | {row['recall@1']:.3f} | {row['recall@3']:.3f} | "
+            f"{row['mrr']:.3f} | {row['abstain_recall']:.3f} | {row['false_abstain']:.3f} |"
+        )
+    print(f"\ntarget (German held-out, current, hybrid): {payload['targets']}")
+    write_json(out_path, payload)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -198,7 +412,13 @@ def main() -> None:
         "--store", type=Path, default=None, help="an .npz of embeddings to start from and save to"
     )
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--german", action="store_true", help="German questions: baseline vs language filter vs German words"
+    )
     args = parser.parse_args()
+    if args.german:
+        german_main(args)
+        return
     quick = quick_mode(args.quick)
     extra = args.extra if args.extra is not None else (QUICK_EXTRA if quick else 500)
     available = configs()
