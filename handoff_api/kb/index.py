@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handoff_api.kb import store as kb_store
 from handoff_api.models import ArticleRow, EmbeddingRow
-from knowledge_base.articles import load_articles
+from knowledge_base.articles import ArticleLanguage, load_articles
 from knowledge_base.embeddings import Embedder, Matrix, Vector
 from knowledge_base.search import HybridIndex, SearchResponse
 
@@ -157,8 +157,8 @@ class KnowledgeIndex:
             self.ready.set()
             return True
 
-    def search(self, query: str, k: int) -> SearchResponse:
-        return self.index.search(query, k=k)
+    def search(self, query: str, k: int, language: ArticleLanguage | None = None) -> SearchResponse:
+        return self.index.search(query, k=k, language=language)
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Waits for a refresh in progress, so nothing embeds into a database that is going away."""

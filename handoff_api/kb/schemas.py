@@ -101,6 +101,9 @@ class RevisionOut(BaseModel):
     snapshot: dict[str, Any]
 
 
+Language = Literal["en", "de"]
+
+
 class SearchHit(BaseModel):
     article_id: str
     title: str
@@ -110,11 +113,20 @@ class SearchHit(BaseModel):
     url: str
     summary: str | None
     has_steps: bool
+    language: Language = Field(description="the article's language")
 
 
 class SearchOut(BaseModel):
     results: list[SearchHit]
     abstain: bool = Field(description="true when nothing answers the question well enough to show a customer")
+    language: Language | None = Field(
+        default=None,
+        description="the language of the results when one was asked for (null: all ranked together)",
+    )
+    fallback: bool = Field(
+        default=False,
+        description="true when nothing in the asked language answered and the results are in the other one",
+    )
 
 
 class GapGroup(BaseModel):

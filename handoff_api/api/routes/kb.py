@@ -70,9 +70,17 @@ async def search(
         str, Query(min_length=1, max_length=1000, description="the question, in the customer's words")
     ],
     k: Annotated[int, Query(ge=1, le=20)] = 5,
+    language: Annotated[
+        schemas.Language | None,
+        Query(
+            description="the customer's language: only articles in it are ranked; when none answers, the "
+            "articles in the other language are (the response says so with `fallback`). Omitted: every "
+            "article is ranked together"
+        ),
+    ] = None,
 ) -> schemas.SearchOut:
     knowledge = await _ready_index(request)
-    found = await run_in_threadpool(knowledge.search, q, k)
+    found = await run_in_threadpool(knowledge.search, q, k, language)
     hits = []
     for result in found.results:
         article = knowledge.index.get(result.article_id)
@@ -86,6 +94,7 @@ async def search(
                 url=article_url(settings, result.article_id),
                 summary=article.summary if article else None,
                 has_steps=bool(article and article.steps),
+                language=result.language,
             )
         )
     if user.role == "bot":
@@ -100,7 +109,9 @@ async def search(
                 top.article_id if top else None,
                 top.score if top else None,
             )
-    return schemas.SearchOut(results=hits, abstain=found.abstain)
+    return schemas.SearchOut(
+        results=hits, abstain=found.abstain, language=found.language, fallback=found.fallback
+    )
 
 
 def _log_query(
