@@ -9,6 +9,7 @@ Typical use in the service::
     index.upsert(article)                      # on create/update (a draft is taken out)
     index.remove(article_id)                   # on delete
     response = index.search("vpn keeps dropping", k=5)   # SearchResponse(results, abstain)
+    index.search("VPN bricht ab", language="de")  # German articles first, English as a fallback
 
 Ranking (``Ranking``: title fields, one spelling, synonyms from ``knowledge_base.synonyms``) and
 abstention (``Thresholds``) are calibrated on tests/knowledge_base/eval_questions.yml; see the
@@ -41,6 +42,7 @@ from knowledge_base.embeddings import (
 from knowledge_base.search import (
     BASELINE_RANKING,
     BASELINE_THRESHOLDS,
+    DEFAULT_GERMAN_THRESHOLDS,
     DEFAULT_RANKING,
     DEFAULT_THRESHOLDS,
     HybridIndex,
@@ -56,6 +58,7 @@ from knowledge_base.sections import Section, split_sections
 __all__ = [
     "BASELINE_RANKING",
     "BASELINE_THRESHOLDS",
+    "DEFAULT_GERMAN_THRESHOLDS",
     "DEFAULT_RANKING",
     "DEFAULT_THRESHOLDS",
     "Article",
