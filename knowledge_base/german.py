@@ -105,6 +105,9 @@ _UMLAUTS = str.maketrans({"ä": "a", "ö": "o", "ü": "u", "ß": "ss"})
 _DIGRAPHS = re.compile(r"(?<!q)(ae|oe|ue)")
 MIN_PART = 4  # shortest word a compound is split into ("Netz", "Team")
 MAX_PARTS = 4
+# Longer "words" are not split: German compounds stay well below, and the search for a split
+# grows with the square of the length (a question may be 1,000 characters of one "word").
+MAX_COMPOUND = 40
 _LINKS = ("s", "es")  # the linking "s" of "Anmeldeinformationsverwaltung"
 
 
@@ -207,10 +210,10 @@ class CompoundSplitter:
         return parts
 
     def _split(self, word: str) -> tuple[str, ...]:
-        if len(word) < 2 * MIN_PART or not word.isalpha():
+        if not 2 * MIN_PART <= len(word) <= MAX_COMPOUND or not word.isalpha():
             return ()
         best: tuple[float, tuple[str, ...]] = (float(self.count(word)), ())
-        for parts in self._decompositions(word, MAX_PARTS):
+        for parts in self._decompositions(word, MAX_PARTS, {}):
             if len(parts) < 2:
                 continue
             counts = [self.count(part) for part in parts]
@@ -222,8 +225,13 @@ class CompoundSplitter:
     def _known(self, piece: str) -> bool:
         return len(piece) >= MIN_PART and piece not in self._stop and self.count(piece) > 0
 
-    def _decompositions(self, word: str, max_parts: int) -> list[tuple[str, ...]]:
+    def _decompositions(
+        self, word: str, max_parts: int, seen: dict[tuple[str, int], list[tuple[str, ...]]]
+    ) -> list[tuple[str, ...]]:
         """Every way to write ``word`` as known words (a linking "s" may follow all but the last)."""
+        done = seen.get((word, max_parts))
+        if done is not None:
+            return done
         if self._known(word):
             found: list[tuple[str, ...]] = [(word,)]
         else:
@@ -240,8 +248,9 @@ class CompoundSplitter:
             ]
             if not heads:
                 continue
-            for tail in self._decompositions(rest, max_parts - 1):
+            for tail in self._decompositions(rest, max_parts - 1, seen):
                 found.extend((h, *tail) for h in heads)
+        seen[(word, max_parts)] = found
         return found
 
 

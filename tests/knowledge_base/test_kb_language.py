@@ -65,6 +65,7 @@ def test_a_compound_is_split_into_the_words_the_articles_use() -> None:
     # words the articles use often stay whole, however they could be cut
     for word in ("passwort", "kennwort", "warteschlange", "einstellungen", "verbindung"):
         assert split.split(word) == (), word
+    assert split.split("drucker" * 200) == ()  # too long to be a word: not searched for parts
     tokens = tokenize_de("Die Druckerwarteschlange hängt")
     assert {"druckerwarteschlang", "druck", "warteschlang", "hangt"} <= set(tokens)
     assert "die" not in tokens  # a stop word
