@@ -30,9 +30,10 @@ Languages: ``search(..., language="de")`` ranks only the articles in that langua
 that abstains, the articles in the other one, saying so (``SearchResponse.fallback``): a German
 customer gets the German article when one answers, else the English one with a note.  German
 articles have a BM25 index of their own with German words (``knowledge_base.german``: stop words,
-stemming, compound splitting), and German searches have their own thresholds.  Without a
-language, every article is ranked together with the English words, as before languages were
-told apart.
+stemming, compound splitting), and German searches have their own thresholds.  English searches
+use the English words of the shared index, restricted to English articles.  Without a language,
+every article is ranked together with the English words, exactly as before languages were told
+apart.
 """
 
 from __future__ import annotations
