@@ -67,6 +67,11 @@ FAILED = "action_failed"
 REJECTED_STATUS = 400
 # Rasa's defaults, overridden by the bot; they need the service only, so they run here.
 IN_PROCESS = ("action_session_start", "action_restart")
+# Custom slot mappings Rasa runs on every message, before it chooses what to do: without the action server
+# the slot keeps its value (the conversation stays in its language) and the action that follows decides.
+# Handing over here would open a handoff for every "hello" while Rasa drops the pause (slot mappings may
+# only set slots and say things).
+SLOT_MAPPINGS = ("action_detect_language",)
 
 SORRY = "Sorry, something on my side isn't working right now, so I can't help with this myself."
 NO_TICKET = (
@@ -147,6 +152,8 @@ async def answer_in_place(
 ) -> ActionResult:
     """What the action server would answer: events and responses, without the action server."""
     action = str(call["next_action"])
+    if action in SLOT_MAPPINGS:
+        return {"events": [], "responses": []}
     tracker = Tracker.from_dict(dict(call["tracker"]))
     if action in IN_PROCESS:
         dispatcher = CollectingDispatcher()

@@ -208,9 +208,14 @@ async def test_any_other_answer_to_the_offer_is_a_message_for_the_engineer(domai
     form = conversation("c", answered, slots={"followup_answer": typed, "requested_slot": "followup_answer"})
     values = _slots(await ValidateFollowupForm().run(CollectingDispatcher(), form, domain))
     assert (values["followup_answer"], values["requested_slot"]) == ("engineer_message", None)
-    silent = CollectingDispatcher()
-    events = await ActionEmailFollowup().run(silent, conversation("c", answered, slots=values), domain)
-    assert silent.messages == [] and ConversationPaused() in events
+    noted = CollectingDispatcher()
+    values["handoff_ticket"] = "HD-01234"
+    events = await ActionEmailFollowup().run(noted, conversation("c", answered, slots=values), domain)
+    # Said once that it reached the ticket, so the customer is not left wondering; then the engineer's turn.
+    assert [(m["response"], m.get("ticket_number")) for m in noted.messages] == [
+        ("utter_followup_noted", "HD-01234")
+    ]
+    assert ConversationPaused() in events
 
 
 async def test_who_is_affected_is_never_asked_a_third_time(domain: Any) -> None:

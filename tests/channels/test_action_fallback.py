@@ -214,6 +214,24 @@ async def test_a_new_chat_still_starts_without_the_action_server(domain: Domain)
 
 
 @pytest.mark.asyncio
+async def test_the_language_slot_mapping_fails_quietly(service_env: HelpdeskService, domain: Domain) -> None:
+    """Rasa runs the language detection on every message: without the action server it sets nothing and
+    opens no handoff; the action after it (here the knowledge-base answer) hands the customer over."""
+    tracker = conversation(domain, "hello")
+    tracker.update(UserUttered("Outlook keeps crashing when I open it", input_channel="socketio"))
+    endpoint = FallbackActionEndpoint(url=nowhere())
+    events, output = await run_remote("action_detect_language", endpoint, tracker, domain)
+    assert events == [] and output.messages == []
+    assert service_env.as_lead(f"/api/v1/conversations/{tracker.sender_id}/handoff").status_code == 404
+
+    events, output = await run_remote("action_answer_from_kb", endpoint, tracker, domain)
+    assert any(isinstance(event, ConversationPaused) for event in events)
+    handoff = lead_reads(service_env, tracker.sender_id)
+    customer = [line["text"] for line in handoff["transcript"] if line["role"] == "customer"]
+    assert customer == ["hello", "Outlook keeps crashing when I open it"]
+
+
+@pytest.mark.asyncio
 async def test_other_calls_and_plain_endpoints_are_left_alone() -> None:
     assert not is_action_call({"next_action": "x"}) and not is_action_call(None)
     assert is_action_call({"next_action": "x", "tracker": {"sender_id": "s"}})

@@ -97,14 +97,27 @@ async def test_hostile_text_on_socketio_reaches_the_engineer_exactly_and_back(st
     alice = Api(stack, "alice").http
     await customer.connect()
     try:
-        # The bot answers markup and other odd text like anything else (no error, something said).
-        for text in HOSTILE[:3]:
-            await customer.say(text)
-            _, answer = await customer.next_message(timeout=60)
-            assert answer
-            await drain(customer)
-        handoff_id = await open_handoff(customer, alice)
+        # The bot answers markup and other odd text like anything else (no error, something said): it
+        # asks once what is meant, then brings in a person (nobody of L2 is online, so it offers an
+        # e-mail too), and the third text, a message for the engineer, is acknowledged.
+        await customer.say(HOSTILE[0])
+        _, answer = await customer.next_message(timeout=60)
+        assert answer
         await drain(customer)
+        await customer.say(HOSTILE[1])
+        _, told = await customer.wait_for(lambda t: "HD-" in t, timeout=60)
+        number = re.search(r"HD-(\d+)", told)
+        assert number, told
+        await drain(customer)
+        await customer.say(HOSTILE[2])
+        _, noted = await customer.wait_for(lambda t: "added that to your ticket" in t, timeout=60)
+        assert number.group() in noted, noted
+        handoff_id = int(number.group(1)) - 1000
+        assert (await alice.post(f"/handoffs/{handoff_id}/claim")).status_code == 200
+        await drain(customer)
+        await wait_for(
+            lambda: _has(alice, handoff_id, HOSTILE[2]), "the message for the engineer in the transcript"
+        )
         before = await customer_lines(alice, handoff_id)
         for text in HOSTILE[:3]:
             assert before.count(text) == 1, text  # sent with the handoff by the bot
@@ -144,6 +157,9 @@ async def test_socketio_refuses_what_no_transcript_can_hold_and_says_why(stack: 
     try:
         handoff_id = await open_handoff(customer, alice)
         await drain(customer)
+        await wait_for(
+            lambda: _has(alice, handoff_id, HOSTILE[2]), "the message for the engineer in the transcript"
+        )
         before = await customer_lines(alice, handoff_id)
         for message, why in REFUSED:
             await customer.client.emit(

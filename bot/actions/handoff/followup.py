@@ -100,7 +100,9 @@ class ActionEmailFollowup(Action):  # type: ignore[misc]
                 status = 503
             response = "utter_followup_recorded" if status == 201 else "utter_followup_failed"
             dispatcher.utter_message(response=response, ticket_number=number)
-        # Anything else was a message for the engineer: say nothing, it reaches them.
+        elif answer == "engineer_message" and number:
+            # The customer wrote to the engineer instead of answering: it reaches them; say so, once.
+            dispatcher.utter_message(response="utter_followup_noted", ticket_number=number)
         return [
             SlotSet("followup_answer", None),
             SlotSet("followup_email", None),
