@@ -157,9 +157,6 @@ async def test_socketio_refuses_what_no_transcript_can_hold_and_says_why(stack: 
     try:
         handoff_id = await open_handoff(customer, alice)
         await drain(customer)
-        await wait_for(
-            lambda: _has(alice, handoff_id, HOSTILE[2]), "the message for the engineer in the transcript"
-        )
         before = await customer_lines(alice, handoff_id)
         for message, why in REFUSED:
             await customer.client.emit(
