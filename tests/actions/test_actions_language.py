@@ -80,6 +80,26 @@ async def test_the_widget_hint_holds_until_a_message_tells() -> None:
     assert detected == {"language": "en", "language_source": "detected"}
 
 
+@pytest.mark.asyncio
+async def test_the_widget_switch_is_a_choice() -> None:
+    """The widget's language switch sends `language_chosen` with its language: it beats what was detected,
+    and an English message after it does not flip the conversation back."""
+    switched = {"language": "de", "language_chosen": True}
+    was_english = {"language": "en", "language_source": "detected"}
+    assert await _detect("my printer says it is offline", was_english, switched) == {
+        "language": "de",
+        "language_source": "chosen",
+    }
+    assert (
+        await _detect(
+            "my printer says it is offline", {"language": "de", "language_source": "chosen"}, switched
+        )
+        == {}
+    )
+    # A plain hint (no switch) does not override a detected language.
+    assert await _detect("my printer says it is offline", was_english, {"language": "de"}) == {}
+
+
 def test_the_bot_s_own_words_in_german() -> None:
     assert text("de", "step", number=2, total=5, instruction="X") == "Schritt 2 von 5: X"
     assert text("de", "guide_offer", title="VPN", count=3).startswith(

@@ -112,7 +112,11 @@ def test_a_german_page_is_greeted_in_german_and_says_so_to_the_bot(stack: Stack,
         page.route_web_socket(re.compile(r"/socket\.io/"), listen)
         widget = Widget(page, stack).open()
         expect(page.locator(".msg.bot").first).to_contain_text("virtuelle Assistent")
-        quick = page.get_by_role("group", name="Common requests").get_by_role("button")
+        # The widget's own words too, from its catalogue.
+        expect(page.get_by_role("button", name="Senden")).to_be_visible()
+        expect(page.get_by_label("Ihre Nachricht")).to_have_attribute("placeholder", "Nachricht eingeben…")
+        expect(page.get_by_role("log", name="Unterhaltung")).to_be_visible()
+        quick = page.get_by_role("group", name="Häufige Anliegen").get_by_role("button")
         expect(quick).to_have_count(5)
         widget.seen = widget.messages.count() + 1
         quick.get_by_text("Mit einer Person sprechen").click()
@@ -120,6 +124,33 @@ def test_a_german_page_is_greeted_in_german_and_says_so_to_the_bot(stack: Stack,
         expect(page.locator(".banner")).to_contain_text("HD-")  # the queue line read in either language
         uttered = [m for m in sent if '"user_uttered"' in m]
         assert uttered and all('"language":"de"' in m for m in uttered), uttered
+    finally:
+        context.close()
+
+
+def test_the_switch_changes_the_widget_and_the_bots_language(stack: Stack, browser: Browser) -> None:
+    """A customer on a German browser who prefers English: one click, and the widget and the bot speak
+    English, also to a message that reads German."""
+    context = browser.new_context(viewport={"width": 1280, "height": 820}, locale="de-DE")
+    try:
+        page = context.new_page()
+        errors = script_errors(page)
+        widget = Widget(page, stack).open()
+        expect(page.locator(".msg.bot").first).to_contain_text("virtuelle Assistent")
+        page.get_by_role("button", name="Switch to English").click()
+        # Only the greeting so far: greeted again, in English; the widget's words follow.
+        expect(page.locator(".msg.bot")).to_have_count(1)
+        expect(page.locator(".msg.bot").first).to_contain_text("virtual assistant")
+        expect(page.get_by_role("button", name="Send")).to_be_visible()
+        expect(page.locator("#hd-status")).to_have_text("Virtual assistant")
+        expect(page.get_by_role("button", name="Auf Deutsch wechseln")).to_have_text("Deutsch")
+        expect(widget.input).to_be_focused()
+
+        widget.say("Ich habe mein Passwort vergessen und komme nicht mehr rein")
+        expect(widget.reply()).to_contain_text("password")  # English, as chosen
+        page.reload()  # the choice is part of the conversation kept in the browser
+        expect(page.get_by_role("button", name="Send")).to_be_visible()
+        assert errors == []
     finally:
         context.close()
 

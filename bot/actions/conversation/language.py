@@ -83,6 +83,12 @@ def hinted_language(tracker: Tracker) -> str | None:
     return hint if hint in LANGUAGES else None
 
 
+def chosen_in_widget(tracker: Tracker) -> str | None:
+    """The language the customer picked with the widget's switch (sent with each message after it)."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    return hinted_language(tracker) if metadata.get("language_chosen") is True else None
+
+
 def language_of(tracker: Tracker) -> str:
     value = tracker.get_slot("language")
     return value if value in LANGUAGES else DEFAULT
@@ -102,6 +108,9 @@ class ActionDetectLanguage(Action):  # type: ignore[misc]  # rasa-sdk ships no t
             chosen = chosen_language(text)
             if chosen:
                 return _set(chosen, "chosen", current, source)
+        if metadata_choice := chosen_in_widget(tracker):
+            return _set(metadata_choice, "chosen", current, source)
+        if text and not text.startswith("/"):
             if source == "chosen":
                 return []
             if source != "detected":

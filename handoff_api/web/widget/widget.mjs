@@ -2,17 +2,19 @@
 // cannot break it. Everything a customer, bot or engineer wrote is set with textContent: never parsed as HTML.
 import { SocketClient } from "./socket.mjs";
 import { ChatStore } from "./store.mjs";
+import { LANGUAGES, t } from "./texts.mjs";
 
 // The bot's words for a ticket in the queue and for the customer back with it, in English and German.
 const QUEUE = /(?:ticket|Ticket)\s+(HD-\d+)[\s\S]*?(?:number\s+(\d+)\s+in the queue|Position\s+(\d+)\s+in der Warteschlange)/;
 const RETURNED = /(handed you back to|you're back with) the virtual assistant|wieder beim virtuellen Assistenten/i;
 const TYPING_TIMEOUT_MS = 15000;
-const TIER_LABEL = { l2: "L2 engineer", l3: "L3 engineer", l4: "vendor engineer", lead: "team lead" };
+const TIER_KEY = { l2: "tierL2", l3: "tierL3", l4: "tierL4", lead: "tierLead" };
 const WEB_LINK = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)]/g;
 // The bot ends a knowledge-base answer with the article's address on a line of its own, "More: URL" or in
 // German "Mehr dazu: URL" (bot/actions/knowledge/format.py); the answer's first line is the title.
 const MORE_LINE = /^(More|Mehr dazu):\s*(https?:\/\/\S+?)\s*$/;
-const OPEN_ARTICLE = { More: "Open the article", "Mehr dazu": "Artikel öffnen" };
+// The link reads in the language of the answer it ends.
+const ANSWER_LANGUAGE = { More: "en", "Mehr dazu": "de" };
 // Within a few pixels of the end counts as reading the newest message.
 const PINNED_SLACK_PX = 24;
 
@@ -91,20 +93,20 @@ function isArticleAddress(url) {
 
 // The bot's link to a knowledge-base article, in words: a raw address tells a customer nothing. The
 // referrer is kept (no "noreferrer") so that the article's Back link can return to this page.
-function articleLink(url, words = OPEN_ARTICLE.More) {
+function articleLink(url, language) {
   return h("a", { class: "article", href: url, target: "_blank", rel: "noopener" },
-    words, h("span", { class: "sr-only", text: " (opens in a new tab)" }));
+    t(language, "openArticle"), h("span", { class: "sr-only", text: t(language, "opensInNewTab") }));
 }
 
 // Text with web links made clickable; every piece is a text node or an <a> we build. In the bot's
 // messages, links to knowledge-base articles read "Open the article".
-function linkified(text, { articles = false } = {}) {
+function linkified(text, { articles = false, language = "en" } = {}) {
   const out = document.createDocumentFragment();
   let last = 0;
   for (const match of text.matchAll(WEB_LINK)) {
     out.append(text.slice(last, match.index));
     out.append(articles && isArticleAddress(match[0])
-      ? articleLink(match[0])
+      ? articleLink(match[0], language)
       : h("a", { href: match[0], target: "_blank", rel: "noopener noreferrer", text: match[0] }));
     last = match.index + match[0].length;
   }
@@ -114,7 +116,7 @@ function linkified(text, { articles = false } = {}) {
 
 // A bot message line by line: a knowledge-base answer (a title, more lines, then the "More:" line) shows
 // its title in bold and its "More:" line as a link; other messages as they are written.
-function botText(text) {
+function botText(text, language) {
   const out = document.createDocumentFragment();
   const lines = text.split(/\r?\n/);
   const answer = lines.length >= 3 && lines[0].trim() !== "" && MORE_LINE.test(lines[lines.length - 1]);
@@ -122,8 +124,8 @@ function botText(text) {
     if (index) out.append("\n");
     const more = MORE_LINE.exec(line);
     if (index === 0 && answer) out.append(h("strong", { class: "title", text: line }));
-    else if (more) out.append(articleLink(more[2], OPEN_ARTICLE[more[1]]));
-    else out.append(linkified(line, { articles: true }));
+    else if (more) out.append(articleLink(more[2], ANSWER_LANGUAGE[more[1]]));
+    else out.append(linkified(line, { articles: true, language }));
   });
   return out;
 }
@@ -134,30 +136,68 @@ export function mount(config) {
   const root = host.attachShadow({ mode: "open" });
   root.append(h("link", { rel: "stylesheet", href: new URL("widget.css", import.meta.url).href }));
 
+  // The widget's language: the customer's choice with the switch, else the page's or the browser's.
+  const lang = () => (LANGUAGES.includes(store.state.language) ? store.state.language : config.language);
+  const say_ = (key, values) => t(lang(), key, values);
+  const tierLabel = (tier) => say_(TIER_KEY[tier] || "tierOther");
+
   const ui = {};
-  const launcherLabel = `Chat with ${config.title}`;
+  ui.launcherText = h("span");
   ui.launcher = h("button", {
     class: "launcher", type: "button", "aria-expanded": "false", "aria-controls": "hd-panel",
-    "aria-label": launcherLabel, onclick: () => setOpen(true),
-  }, bubbleIcon(), h("span", { text: launcherLabel }));
+    onclick: () => setOpen(true),
+  }, bubbleIcon(), ui.launcherText);
   ui.unread = h("span", { class: "unread", hidden: true });
   ui.launcher.append(ui.unread);
   ui.title = h("h2", { id: "hd-title", text: config.title });
   ui.status = h("p", { class: "status", id: "hd-status", "aria-live": "polite" });
-  ui.close = h("button", { class: "close", type: "button", "aria-label": "Minimise chat", text: "×", onclick: () => setOpen(false) });
+  ui.close = h("button", { class: "close", type: "button", text: "×", onclick: () => setOpen(false) });
+  ui.switch = h("button", { class: "switch", type: "button", onclick: () => switchLanguage() });
   ui.banner = h("p", { class: "banner", role: "status", hidden: true });
-  ui.log = h("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Conversation", tabindex: "0" });
-  ui.empty = h("p", { class: "empty", text: "Ask a question to start. If the assistant can't solve it, an engineer joins this chat." });
+  ui.log = h("ol", { class: "log", role: "log", "aria-live": "polite", tabindex: "0" });
+  ui.empty = h("p", { class: "empty" });
+  ui.typingText = h("span", { class: "sr-only" });
   ui.typing = h("div", { class: "typing", hidden: true, "aria-live": "polite" },
-    h("span", { class: "dots", "aria-hidden": "true" }, h("i"), h("i"), h("i")), h("span", { class: "sr-only", text: "The assistant is typing" }));
-  ui.input = h("textarea", { id: "hd-input", rows: "1", maxlength: "2000", placeholder: "Type your message…", autocomplete: "off" });
-  ui.send = h("button", { type: "submit", class: "send", text: "Send" });
-  ui.form = h("form", { class: "composer" },
-    h("label", { for: "hd-input", class: "sr-only", text: "Your message" }), ui.input, ui.send);
+    h("span", { class: "dots", "aria-hidden": "true" }, h("i"), h("i"), h("i")), ui.typingText);
+  ui.input = h("textarea", { id: "hd-input", rows: "1", maxlength: "2000", autocomplete: "off" });
+  ui.send = h("button", { type: "submit", class: "send" });
+  ui.inputLabel = h("label", { for: "hd-input", class: "sr-only" });
+  ui.form = h("form", { class: "composer" }, ui.inputLabel, ui.input, ui.send);
   ui.panel = h("section", { class: "panel", id: "hd-panel", role: "dialog", "aria-labelledby": "hd-title", "aria-describedby": "hd-status", hidden: true },
-    h("header", {}, h("div", {}, ui.title, ui.status), ui.close), ui.banner, ui.empty, ui.log, ui.typing, ui.form);
+    h("header", {}, h("div", {}, ui.title, ui.status), ui.switch, ui.close), ui.banner, ui.empty, ui.log, ui.typing, ui.form);
   root.append(ui.launcher, ui.panel);
   document.body.append(host);
+
+  // Every text of the widget's own, from the catalogue in the current language.
+  function applyLanguage() {
+    ui.panel.setAttribute("lang", lang());
+    ui.launcher.setAttribute("lang", lang());
+    ui.launcherText.textContent = say_("launcher", { title: config.title });
+    ui.close.setAttribute("aria-label", say_("minimise"));
+    ui.switch.textContent = say_("switchTo");
+    ui.switch.setAttribute("aria-label", say_("switchLabel"));
+    ui.switch.setAttribute("lang", lang() === "de" ? "en" : "de");
+    ui.log.setAttribute("aria-label", say_("conversation"));
+    ui.empty.textContent = say_("empty");
+    ui.typingText.textContent = say_("typing");
+    ui.input.setAttribute("placeholder", say_("placeholder"));
+    ui.send.textContent = say_("send");
+    ui.inputLabel.textContent = say_("yourMessage");
+    setUnread(unread);
+  }
+
+  // The switch changes the widget's words at once and tells the bot with the customer's next message
+  // (`language_chosen`), so the bot answers in it from then on. A conversation that holds only the
+  // greeting is greeted again in the new language.
+  function switchLanguage() {
+    const next = lang() === "de" ? "en" : "de";
+    const onlyGreeting = store.state.messages.length > 0 && store.state.messages.every((m) => m.greeting);
+    store.update({ language: next, languageChosen: true, ...(onlyGreeting ? { messages: [] } : {}) });
+    applyLanguage();
+    renderAll();
+    if (onlyGreeting) greet();
+    ui.input.focus();
+  }
 
   let typingTimer = 0;
   const pending = [];
@@ -167,9 +207,11 @@ export function mount(config) {
   let unread = 0;
   function setUnread(count) {
     unread = count;
-    ui.unread.textContent = count ? `${count} new` : "";
+    ui.unread.textContent = count ? say_("unread", { count }) : "";
     ui.unread.hidden = !count;
-    ui.launcher.setAttribute("aria-label", count ? `${launcherLabel}, ${count} new ${count === 1 ? "message" : "messages"}` : launcherLabel);
+    ui.launcher.setAttribute("aria-label", count
+      ? say_("launcherUnread", { title: config.title, count })
+      : say_("launcher", { title: config.title }));
   }
 
   function setOpen(open) {
@@ -190,7 +232,7 @@ export function mount(config) {
   // Only a conversation with nothing in it yet is greeted: one resumed from the store already has its story.
   function greet() {
     if (store.state.messages.length) return;
-    const words = GREETING[config.language] || GREETING.en;
+    const words = GREETING[lang()] || GREETING.en;
     const buttons = words.titles.map((title, i) => ({ title, payload: QUICK_START_INTENTS[i] }));
     add({ role: "bot", text: words.text, buttons, greeting: true });
   }
@@ -225,13 +267,13 @@ export function mount(config) {
 
   function showStatus() {
     const state = store.state;
-    if (!socket.connected && state.messages.some((m) => !m.greeting)) ui.status.textContent = "Reconnecting…";
-    else if (state.engineer) ui.status.textContent = `With ${state.engineer.name} (${TIER_LABEL[state.engineer.tier] || "engineer"})`;
-    else if (state.waiting) ui.status.textContent = "Waiting for an engineer";
-    else ui.status.textContent = "Virtual assistant";
-    const place = Number.isFinite(state.waiting?.position) ? ` You are number ${state.waiting.position} in the queue.` : "";
+    if (!socket.connected && state.messages.some((m) => !m.greeting)) ui.status.textContent = say_("reconnecting");
+    else if (state.engineer) ui.status.textContent = say_("withEngineer", { name: state.engineer.name, tier: tierLabel(state.engineer.tier) });
+    else if (state.waiting) ui.status.textContent = say_("waiting");
+    else ui.status.textContent = say_("assistant");
+    const place = Number.isFinite(state.waiting?.position) ? say_("queuePlace", { position: state.waiting.position }) : "";
     const banner = state.waiting && !state.engineer
-      ? `Ticket ${state.waiting.ticket}: an engineer will join you.${place}`
+      ? say_("ticketBanner", { ticket: state.waiting.ticket, place })
       : "";
     ui.banner.textContent = banner;
     ui.banner.hidden = !banner;
@@ -239,15 +281,15 @@ export function mount(config) {
 
   function render(message, index) {
     const who = message.role === "agent"
-      ? `${message.agent?.name || "Engineer"} · ${TIER_LABEL[message.agent?.tier] || "engineer"}`
-      : message.role === "customer" ? "You" : "Assistant";
+      ? `${message.agent?.name || say_("engineer")} · ${tierLabel(message.agent?.tier)}`
+      : message.role === "customer" ? say_("you") : say_("bot");
     const text = message.text || "";
     const item = h("li", { class: `msg ${message.role}` },
       h("span", { class: message.role === "agent" ? "who" : "who sr-only", text: who }),
-      h("p", { class: "text" }, message.role === "bot" ? botText(text) : linkified(text)));
+      h("p", { class: "text" }, message.role === "bot" ? botText(text, lang()) : linkified(text, { language: lang() })));
     if (message.image) {
       item.append(h("img", {
-        src: message.image, alt: "Image from the help desk", loading: "lazy",
+        src: message.image, alt: say_("image"), loading: "lazy",
         onload: () => pinned && scrollDown(),
       }));
     }
@@ -255,7 +297,7 @@ export function mount(config) {
       // Buttons of a message the conversation has moved past stay readable, for the story, but are off.
       const closed = Boolean(message.closed || message.answered);
       const group = h("div", {
-        class: "choices", role: "group", "aria-label": message.greeting ? "Common requests" : "Suggested replies",
+        class: "choices", role: "group", "aria-label": say_(message.greeting ? "commonRequests" : "suggestedReplies"),
       });
       for (const button of message.buttons) {
         group.append(h("button", {
@@ -302,7 +344,8 @@ export function mount(config) {
   function transmit(text) {
     // The page's language goes with every message: the bot answers in it until the customer's own words
     // show another (bot/actions/conversation/language.py).
-    const message = { message: text, session_id: store.state.sessionId, metadata: { language: config.language } };
+    const metadata = { language: lang(), ...(store.state.languageChosen ? { language_chosen: true } : {}) };
+    const message = { message: text, session_id: store.state.sessionId, metadata };
     if (confirmed && socket.emit("user_uttered", message)) return;
     pending.push(text);
   }
@@ -446,6 +489,7 @@ export function mount(config) {
   socket.on("bot_uttered", (data) => received(data));
   socket.connect();
 
+  applyLanguage();
   renderAll();
   if (store.state.open || config.startOpen) setOpen(true);
   window.helpdeskWidget = {
@@ -455,6 +499,7 @@ export function mount(config) {
     reset() {
       store.reset();
       socket.emit("session_request", { session_id: store.state.sessionId });
+      applyLanguage();
       renderAll();
       if (!ui.panel.hidden) greet();
     },
