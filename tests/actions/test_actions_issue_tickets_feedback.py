@@ -55,6 +55,30 @@ async def test_a_reported_problem_reaches_l2_with_category_and_priority(
     assert body["context"]["slots"]["issue_since"] == "this morning"
 
 
+@pytest.mark.parametrize(
+    ("summary", "impact", "urgency", "priority"),
+    [
+        # "Not sure" how urgent, but the description says it: a team and a deadline today.
+        (
+            "The S: drive is gone for the whole finance team. Month end closing today!",
+            "team",
+            "unknown",
+            "p2",
+        ),
+        ("Drucker im 2. OG geht nicht, dringend", "unknown", "unknown", "p3"),  # me (assumed) x high
+        ("my second monitor flickers sometimes", "me", "unknown", "p3"),  # nothing says more
+        ("everyone in the building lost the wifi, nobody can work", "unknown", "unknown", "p1"),
+    ],
+)
+async def test_not_sure_reads_the_customers_own_description(
+    summary: str, impact: str, urgency: str, priority: str, domain: Any
+) -> None:
+    slots = {"issue_summary": summary, "issue_impact": impact, "issue_urgency": urgency}
+    tracker = conversation("c", timeline(user(summary, "report_issue")), slots=slots)
+    events = await ActionSubmitIssue().run(CollectingDispatcher(), tracker, domain)
+    assert _slots(events)["handoff_priority"] == priority
+
+
 @pytest.mark.service
 async def test_ticket_status_only_for_this_conversation(
     service_env: HelpdeskService, l2_online: HelpdeskService, domain: Any

@@ -76,6 +76,22 @@ async def test_a_problem_gets_the_best_article_with_title_answer_and_link(
 
 
 @pytest.mark.service
+async def test_a_stolen_device_goes_to_an_engineer_whatever_the_intent(
+    service_env: HelpdeskService, domain: Any
+) -> None:
+    """The lost-device article tells the customer to call the desk: in the desk's own chat, the bot hands
+    them over urgently instead (action_security_incident), however the NLU read the message."""
+    dispatcher = CollectingDispatcher()
+    tracker = conversation(
+        f"test-{uuid.uuid4().hex}",
+        timeline(user("my laptop was stolen from my car last night, what do I do now?", "how_to")),
+    )
+    events = await ActionAnswerFromKb().run(dispatcher, tracker, domain)
+    assert dispatcher.messages == []
+    assert events[-1] == {"event": "followup", "timestamp": None, "name": "action_security_incident"}
+
+
+@pytest.mark.service
 async def test_no_shows_the_next_article_then_collects_details(
     service_env: HelpdeskService, domain: Any
 ) -> None:

@@ -59,9 +59,10 @@ def demo_account(account: str) -> tuple[str, str]:
 
 
 # A fault the knowledge base could not fix reaches an engineer with the details collected either way:
-# "reported_issue" (no article was tried) and "kb_no_answer" (articles were tried, none helped) are the
-# same right escalation.
-REASON_FAMILY = {"kb_no_answer": "fault", "reported_issue": "fault"}
+# "reported_issue" (no article was tried), "kb_no_answer" (articles were tried, none helped) and
+# "flow_failed" (a guide failed at a step) are the same right escalation; the articles and steps tried
+# are in the handoff's context whichever it was.
+REASON_FAMILY = {"kb_no_answer": "fault", "reported_issue": "fault", "flow_failed": "fault"}
 
 
 def same_reason(expected: str | None, actual: str | None) -> bool:
@@ -98,10 +99,13 @@ def _norm(text: str) -> str:
 
 
 class Articles:
-    """Article titles -> ids, as the customer reads them in the chat."""
+    """Article titles -> ids, as the customer reads them in the chat (a translation -> its original's id)."""
 
-    def __init__(self, titles: dict[str, str]) -> None:
-        self._by_title = {_norm(title): article_id for article_id, title in titles.items()}
+    def __init__(self, titles: dict[str, str], originals: dict[str, str] | None = None) -> None:
+        originals = originals or {}
+        self._by_title = {
+            _norm(title): originals.get(article_id, article_id) for article_id, title in titles.items()
+        }
 
     def find(self, text: str) -> str | None:
         cleaned = _norm(text.strip('"*“”'))
@@ -289,6 +293,12 @@ class ScriptedCustomer:
             self._offered(shown)
             if self._question(f"article:{shown}") > 2:
                 return self._stall("the same article was shown again and again")
+            if shown in self.right_articles and isinstance(self.facts.get("steps"), int):
+                # Its problem, but this customer's attempt fails (at a step of it): it did not help.
+                return (
+                    self._button(buttons, ("didn't help", "nicht geholfen", "no", "nein"))
+                    or "no, that didn't work"
+                )
             if shown in self.right_articles:
                 self.outcome.article_confirmed = shown
                 return self._button(buttons, ("yes", "ja")) or "yes, thanks"
@@ -510,7 +520,11 @@ async def article_titles(helpdesk_url: str, token: str) -> Articles:
         answer.raise_for_status()
         body = answer.json()
         items = body.get("items", body) if isinstance(body, dict) else body
-        return Articles({str(item["id"]): str(item["title"]) for item in items})
+        # A translation is the same answer in the customer's language: it counts as the article it translates.
+        return Articles(
+            {str(item["id"]): str(item["title"]) for item in items},
+            {str(item["id"]): str(item["translation_of"]) for item in items if item.get("translation_of")},
+        )
 
 
 def summarise(outcomes: list[Outcome]) -> dict[str, Any]:

@@ -136,3 +136,17 @@ def not_sure(text: str) -> bool:
 def slot_list(tracker: Tracker, name: str) -> list[Any]:
     value = tracker.get_slot(name)
     return list(value) if isinstance(value, list) else []
+
+
+# What the customer already turned down in this conversation: never offered or shown to them again.
+TURNED_DOWN = frozenset({"did_not_help", "not_asked", "guide_declined"})
+
+
+def turned_down(tracker: Tracker) -> set[str]:
+    """The articles the customer said no to (a guide declined, an answer that did not help or was not
+    what they asked)."""
+    return {
+        str(item["article_id"])
+        for item in slot_list(tracker, "kb_articles_tried")
+        if isinstance(item, dict) and item.get("verdict") in TURNED_DOWN and item.get("article_id")
+    }

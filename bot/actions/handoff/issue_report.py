@@ -24,7 +24,10 @@ IMPACT_WORDS = {
     "me": r"\bme\b|myself|only|just|single|one person|\bi\b",
 }
 URGENCY_WORDS = {
-    "high": r"can'?t work|cannot work|blocked|stopped|nothing works|urgent|asap|critical|down|high",
+    "high": r"can'?t work|cannot work|(?:nobody|no one) can work|blocked|stopped|nothing works|urgent"
+    r"|asap|critical|down|high|deadline|month[- ]end|closing today|due today|in (?:an|one) hour"
+    r"|before (?:my|the|a) (?:meeting|presentation)|dringend|sofort|kann nicht arbeiten"
+    r"|monatsabschluss|frist",
     "medium": r"slow|partly|partially|workaround|some things|annoying|medium|degraded",
     "low": r"wait|not urgent|whenever|no rush|low|minor|cosmetic",
 }
@@ -140,7 +143,14 @@ class ActionSubmitIssue(Action):  # type: ignore[misc]  # rasa-sdk ships no type
     ) -> list[EventType]:
         summary = tracker.get_slot("issue_summary") or flow.text_of_latest_intent(tracker, {"report_issue"})
         category = category_for(summary, tracker.get_slot("topic"), tracker.get_slot("device"))
-        priority = priority_for(tracker.get_slot("issue_impact"), tracker.get_slot("issue_urgency"))
+        impact, urgency = tracker.get_slot("issue_impact"), tracker.get_slot("issue_urgency")
+        # "Not sure" is no answer: what the customer wrote about the problem still tells ("the whole
+        # finance team", "month-end closing today").
+        if impact in (None, UNKNOWN):
+            impact = _match(IMPACT_WORDS, summary or "") or impact
+        if urgency in (None, UNKNOWN):
+            urgency = _match(URGENCY_WORDS, summary or "") or urgency
+        priority = priority_for(impact, urgency)
         reason = "kb_no_answer" if flow.slot_list(tracker, "kb_articles_tried") else "reported_issue"
         dispatcher.utter_message(response="utter_issue_thanks")
         return flow.hand_over(reason, priority=priority, category=category)

@@ -24,8 +24,6 @@ PRIORITY = "p2"
 # ask for a person.
 UNSURE = 0.5
 CLEAR_ANSWER = 0.45
-# A lost or stolen device is wiped remotely by an engineer, however the customer put it.
-ALWAYS_AN_ENGINEER = {"lost-stolen-device"}
 SPREADING = re.compile(r"ransom|encrypt|bitcoin|malware|virus|trojan|worm|spread", re.IGNORECASE)
 
 
@@ -46,7 +44,7 @@ class ActionSecurityIncident(Action):  # type: ignore[misc]  # rasa-sdk ships no
                 hits
                 and not abstain
                 and hits[0].score >= CLEAR_ANSWER
-                and hits[0].article_id not in ALWAYS_AN_ENGINEER
+                and hits[0].article_id not in kb_client.NEEDS_AN_ENGINEER
             ):
                 return [FollowupAction("action_answer_from_kb")]
         dispatcher.utter_message(response="utter_security_incident")

@@ -79,7 +79,12 @@ class ActionAnswerFromKb(Action):  # type: ignore[misc]  # rasa-sdk ships no typ
             if query and not query.startswith("/")
             else ([], True)
         )
+        # Never the same article twice once the customer said no to it.
+        hits = [hit for hit in hits if hit.article_id not in flow.turned_down(tracker)]
         events: list[EventType] = [SlotSet("kb_query", None), SlotSet("kb_flow", _flow_of(tracker, intent))]
+        if hits and not abstain and hits[0].article_id in kb_client.NEEDS_AN_ENGINEER:
+            # However it was put ("stolen from my car, what now?"), an engineer locks the device now.
+            return [*events, FollowupAction("action_security_incident")]
         if hits and not abstain:
             best = hits[0].score
             close = [hit for hit in hits[1:MAX_ARTICLES_SHOWN] if hit.score >= best * CLOSE_TO_BEST]

@@ -64,10 +64,14 @@ class ValidateDeviceForm(FormValidationAction):  # type: ignore[misc]
         return {"device": None, **flow.retry_counted("device", tracker)}
 
 
-async def guides(query: str, language: str = "en") -> tuple[list[tuple[kb_client.Article, float]], float]:
+async def guides(
+    query: str, language: str = "en", skip: frozenset[str] | set[str] = frozenset()
+) -> tuple[list[tuple[kb_client.Article, float]], float]:
     """Articles with steps among the answers to `query`, best first, with their search scores, and the
-    best answer's score (with steps or not: an article without steps may answer best)."""
-    hits, abstain = await kb_client.search(query, k=6, language=language)
+    best answer's score (with steps or not: an article without steps may answer best). Articles in
+    `skip` (the customer already said no to them) are left out."""
+    hits, abstain = await kb_client.search(query, k=min(20, 6 + len(skip)), language=language)
+    hits = [hit for hit in hits if hit.article_id not in skip]
     if abstain or not hits:
         return [], 0.0
     best = hits[0].score
@@ -173,7 +177,9 @@ class ActionDeviceSetup(Action):  # type: ignore[misc]  # rasa-sdk ships no type
         # A device named in this request, or answered just now; never one left over from an earlier flow.
         device = device_in_message(tracker) or (tracker.get_slot("device") if asking_again else None)
         query = setup_query(tracker)
-        candidates, best = await guides(query or "set up a new device", language_of(tracker))
+        candidates, best = await guides(
+            query or "set up a new device", language_of(tracker), skip=flow.turned_down(tracker)
+        )
         events: list[EventType] = [SlotSet("device", device)]
         in_order = choose(candidates, device, best)
         if not in_order:

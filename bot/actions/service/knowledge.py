@@ -11,6 +11,9 @@ from actions.service.client import HelpdeskClient, HelpdeskUnavailable
 
 logger = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 500
+# Articles that describe what an engineer must do at once (a lost or stolen device is locked and wiped
+# remotely): the customer is handed over urgently, never left with the article's "call the service desk".
+NEEDS_AN_ENGINEER = frozenset({"lost-stolen-device", "lost-stolen-device-de"})
 
 
 @dataclass(frozen=True)
