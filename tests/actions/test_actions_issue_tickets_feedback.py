@@ -185,6 +185,23 @@ async def test_an_unsure_incident_that_the_knowledge_base_answers_gets_the_answe
 
 
 @pytest.mark.service
+async def test_a_confident_incident_without_a_word_of_one_is_checked_against_the_knowledge_base(
+    service_env: HelpdeskService, domain: Any
+) -> None:
+    """The NLU may read a plain fault as an incident, sure of itself: with nothing in the message that an
+    incident report names, the knowledge base's clear answer comes first."""
+    from actions.handoff.security import ActionSecurityIncident
+
+    dispatcher = CollectingDispatcher()
+    said = "mein Laptop verbindet sich nicht mit dem ExampleCorp WLAN, im Gast-WLAN geht es"
+    asked = user(said, "security_incident", confidence=0.93)
+    tracker = conversation("c", timeline(asked), slots={"language": "de"})
+    events = await ActionSecurityIncident().run(dispatcher, tracker, domain)
+    assert dispatcher.messages == []
+    assert [(e["event"], e.get("name")) for e in events] == [("followup", "action_answer_from_kb")]
+
+
+@pytest.mark.service
 async def test_nobody_online_offers_an_email_follow_up_and_records_it(
     service_env: HelpdeskService, l2_offline: HelpdeskService, domain: Any
 ) -> None:

@@ -434,7 +434,8 @@ class ScriptedCustomer:
     def _is_out_of_scope_answer(self, lowered: str) -> bool:
         return bool(
             re.search(
-                r"outside what the it help desk|not something it can help|nicht (?:die )?it|außerhalb",
+                # The bot's own words for "not ours" (an article may well say "außerhalb der Firma").
+                r"outside what the it help desk|not something it can help|außerhalb dessen, wobei",
                 lowered,
             )
         )

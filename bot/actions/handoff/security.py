@@ -25,6 +25,16 @@ PRIORITY = "p2"
 UNSURE = 0.5
 CLEAR_ANSWER = 0.45
 SPREADING = re.compile(r"ransom|encrypt|bitcoin|malware|virus|trojan|worm|spread", re.IGNORECASE)
+# What an incident report names, in English and German. A message with none of it ("my laptop won't join
+# the company Wi-Fi, the guest one works") is treated as unsure, whatever the NLU's confidence.
+SECURITY_CUES = re.compile(
+    r"phish|scam|fake|suspicious|weird|strange|hack|compromis|breach|malware|virus|ransom|encrypt|trojan"
+    r"|stolen|theft|lost|clicked|link|attachment|spoof|impersonat|bitcoin|gift ?card|teamviewer|anydesk"
+    r"|remote (?:access|control)|someone (?:else )?(?:logged|signed|accessed|is using)|not me|unknown"
+    r"|push|approve|mfa request|sign[- ]in request|verdächtig|betrug|gefälscht|komisch|gehackt"
+    r"|schadsoftware|erpress|verschlüsselt|gestohlen|geklaut|verloren|angeklickt|anhang|fremd|unbekannt",
+    re.IGNORECASE,
+)
 
 
 class ActionSecurityIncident(Action):  # type: ignore[misc]  # rasa-sdk ships no type information
@@ -35,8 +45,9 @@ class ActionSecurityIncident(Action):  # type: ignore[misc]  # rasa-sdk ships no
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
-        if confidence < UNSURE:
-            text = flow.latest_text(tracker)
+        said = flow.latest_text(tracker) or ""
+        if confidence < UNSURE or not SECURITY_CUES.search(said):
+            text = said
             hits, abstain = (
                 await kb_client.search(text, language=language_of(tracker)) if text else ([], True)
             )
