@@ -28,10 +28,10 @@ SPREADING = re.compile(r"ransom|encrypt|bitcoin|malware|virus|trojan|worm|spread
 # What an incident report names, in English and German. A message with none of it ("my laptop won't join
 # the company Wi-Fi, the guest one works") is treated as unsure, whatever the NLU's confidence.
 SECURITY_CUES = re.compile(
-    r"phish|scam|fake|suspicious|weird|strange|hack|compromis|breach|malware|virus|ransom|encrypt|trojan"
+    r"phish|scam|fake|suspicious|hack|compromis|breach|malware|virus|ransom|encrypt|trojan"
     r"|stolen|theft|lost|clicked|link|attachment|spoof|impersonat|bitcoin|gift ?card|teamviewer|anydesk"
     r"|remote (?:access|control)|someone (?:else )?(?:logged|signed|accessed|is using)|not me|unknown"
-    r"|push|approve|mfa request|sign[- ]in request|verdächtig|betrug|gefälscht|komisch|gehackt"
+    r"|push|approve|mfa request|sign[- ]in request|verdächtig|betrug|gefälscht|gehackt"
     r"|schadsoftware|erpress|verschlüsselt|gestohlen|geklaut|verloren|angeklickt|anhang|fremd|unbekannt",
     re.IGNORECASE,
 )
