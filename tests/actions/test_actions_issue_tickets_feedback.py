@@ -193,7 +193,7 @@ async def test_a_confident_incident_without_a_word_of_one_is_checked_against_the
     from actions.handoff.security import ActionSecurityIncident
 
     dispatcher = CollectingDispatcher()
-    said = "mein Laptop verbindet sich nicht mit dem ExampleCorp WLAN, im Gast-WLAN geht es"
+    said = "mein laptop verbindet sich nicht mit dem ExampleCorp wlan, im guest gehts komischerweise"
     asked = user(said, "security_incident", confidence=0.93)
     tracker = conversation("c", timeline(asked), slots={"language": "de"})
     events = await ActionSecurityIncident().run(dispatcher, tracker, domain)

@@ -46,15 +46,17 @@ class ActionSecurityIncident(Action):  # type: ignore[misc]  # rasa-sdk ships no
     ) -> list[EventType]:
         confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
         said = flow.latest_text(tracker) or ""
-        if confidence < UNSURE or not SECURITY_CUES.search(said):
-            text = said
+        cued = bool(SECURITY_CUES.search(said))
+        if confidence < UNSURE or not cued:
             hits, abstain = (
-                await kb_client.search(text, language=language_of(tracker)) if text else ([], True)
+                await kb_client.search(said, language=language_of(tracker)) if said else ([], True)
             )
+            # Unsure but worded like an incident: only a clear answer goes first. Nothing of an incident in
+            # the words: any answer the knowledge base stands behind does.
             if (
                 hits
                 and not abstain
-                and hits[0].score >= CLEAR_ANSWER
+                and (hits[0].score >= CLEAR_ANSWER or not cued)
                 and hits[0].article_id not in kb_client.NEEDS_AN_ENGINEER
             ):
                 return [FollowupAction("action_answer_from_kb")]
