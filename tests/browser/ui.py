@@ -18,7 +18,8 @@ class Widget:
     def open(self, path: str = "/demo") -> "Widget":
         self.page.goto(f"{self.stack.helpdesk_url}{path}")
         expect(self.page.locator("#helpdesk-widget")).to_be_attached()  # mounted: open or closed now
-        launcher = self.page.get_by_role("button", name="Chat with IT help desk")
+        # In the page's language: English, or German on a German browser.
+        launcher = self.page.get_by_role("button", name=re.compile(r"^Chat (with|mit) IT help desk$"))
         if launcher.is_visible():
             launcher.click()
         expect(self.input).to_be_focused()
@@ -26,7 +27,7 @@ class Widget:
 
     @property
     def input(self) -> Locator:
-        return self.page.get_by_label("Your message")
+        return self.page.get_by_label(re.compile(r"^(Your message|Ihre Nachricht)$"))
 
     @property
     def messages(self) -> Locator:
