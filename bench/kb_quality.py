@@ -110,6 +110,17 @@ class Config:
     note: str = ""
 
 
+def load_embeddings(path: Path | None) -> tuple[MiniLMEmbedder, InMemoryEmbeddingStore]:
+    """The sentence model, and the embeddings a previous run stored at `path` (so they are not recomputed)."""
+    embedder = MiniLMEmbedder()
+    embedder.load()
+    store = InMemoryEmbeddingStore()
+    if path is not None and path.exists():
+        with np.load(path) as data:
+            store.put_many({key: data[key] for key in data.files})
+    return embedder, store
+
+
 def configs() -> dict[str, Config]:
     """The baseline, each lever added in turn, the current defaults, and rank fusion."""
     base = BASELINE_RANKING
@@ -287,12 +298,7 @@ def german_main(args: argparse.Namespace) -> None:
             flush=True,
         )
 
-    embedder = MiniLMEmbedder()
-    embedder.load()
-    store = InMemoryEmbeddingStore()
-    if args.store is not None and args.store.exists():
-        with np.load(args.store) as data:
-            store.put_many({key: data[key] for key in data.files})
+    embedder, store = load_embeddings(args.store)
     results: list[dict[str, Any]] = []
     english: list[dict[str, Any]] = []
     for config in german_configs():
@@ -454,12 +460,8 @@ def main() -> None:
             )
             sets["heldout-published"] = EvalSet(in_domain=answerable, out_of_domain=eval_set.out_of_domain)
 
-    embedder = MiniLMEmbedder()
-    embedder.load()
-    store = InMemoryEmbeddingStore()
+    embedder, store = load_embeddings(args.store)
     if args.store is not None and args.store.exists():
-        with np.load(args.store) as data:
-            store.put_many({key: data[key] for key in data.files})
         print(f"{len(store)} stored embeddings read from {args.store}", flush=True)
 
     latency_questions = [q.q for q in sets["dev"].in_domain] + list(sets["dev"].out_of_domain)

@@ -80,7 +80,8 @@ class ActionAnswerFromKb(Action):  # type: ignore[misc]  # rasa-sdk ships no typ
             else ([], True)
         )
         # Never the same article twice once the customer said no to it.
-        hits = [hit for hit in hits if hit.article_id not in flow.turned_down(tracker)]
+        declined = flow.turned_down(tracker)
+        hits = [hit for hit in hits if hit.article_id not in declined]
         events: list[EventType] = [SlotSet("kb_query", None), SlotSet("kb_flow", _flow_of(tracker, intent))]
         if hits and not abstain and hits[0].article_id in kb_client.NEEDS_AN_ENGINEER:
             # However it was put ("stolen from my car, what now?"), an engineer locks the device now.
