@@ -91,6 +91,28 @@ async def _ask_for_a_human(customer: Customer) -> str:
     return number.group()
 
 
+async def _claim_next(cluster: Cluster, agent: Agent, worker: int, attempts: int = 4) -> httpx.Response:
+    """Claim-next as the console does it: a 503 says the transaction was rolled back and may be retried
+    after Retry-After. Each retry prints what the workers logged (shown when the test fails)."""
+    for _ in range(attempts - 1):
+        response = await agent.post(worker, "/queues/l2/next")
+        if response.status_code != 503:
+            return response
+        print(f"claim-next answered 503 and is retried; the workers logged: {_unavailable(cluster)}")
+        await asyncio.sleep(min(float(response.headers.get("Retry-After", "1")), 2.0))
+    return await agent.post(worker, "/queues/l2/next")
+
+
+def _unavailable(cluster: Cluster) -> list[str]:
+    """What the service workers logged when they answered 503."""
+    lines: list[str] = []
+    for name, process in cluster.processes.items():
+        if name.startswith("helpdesk") and process.log.exists():
+            text = process.log.read_text(errors="replace")
+            lines += [f"{name}: {line[:300]}" for line in text.splitlines() if "database_unavailable" in line]
+    return lines[-6:]
+
+
 def _label(customer: Customer) -> str:
     # The hyphen keeps a digits-only id from being masked as a one-time code, as it would be alone.
     return f"from-{customer.session_id[:8]}"
@@ -137,10 +159,10 @@ async def test_two_rasa_instances_and_two_workers_lose_nothing_and_double_nothin
 
         async def claim_all(agent: Agent, worker: int) -> None:
             while True:
-                response = await agent.post(worker, "/queues/l2/next")
+                response = await _claim_next(cluster, agent, worker)
                 if response.status_code == 404:
                     return
-                assert response.status_code == 200, response.text
+                assert response.status_code == 200, (response.text, _unavailable(cluster))
                 claims[agent.name].append(response.json())
 
         await asyncio.gather(claim_all(alice, 0), claim_all(bob, 1))
