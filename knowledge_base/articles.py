@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -211,10 +212,18 @@ class Article(BaseModel):
         return self.status == "published"
 
 
-def slugify(text: str) -> str:
-    """A valid article id from a title (``"Reset your password!"`` -> ``"reset-your-password"``)."""
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:MAX_SLUG_LENGTH].rstrip("-") or "article"
+_GERMAN_LETTERS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+
+
+def slugify(text: str, max_length: int = MAX_SLUG_LENGTH) -> str:
+    """A valid article id from a title (``"Reset your password!"`` -> ``"reset-your-password"``),
+    at most ``max_length`` long. German letters are spelt out (``"Drucker einrichten für Gäste"`` ->
+    ``"drucker-einrichten-fuer-gaeste"``) and other accents dropped, so no word loses its letters."""
+    spelt = unicodedata.normalize("NFKD", text.lower().translate(_GERMAN_LETTERS))
+    ascii_text = spelt.encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
+    # Cut, then strip again: a cut may end on a hyphen, which the id pattern refuses.
+    return slug[:max_length].rstrip("-") or "article"
 
 
 # --------------------------------------------------------------------------------------------

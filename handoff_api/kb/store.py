@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from handoff_api.core.errors import Conflict, Invalid, NotFound
 from handoff_api.models import ArticleRevision, ArticleRow, utcnow
-from knowledge_base.articles import Article, slugify
+from knowledge_base.articles import MAX_SLUG_LENGTH, Article, slugify
 
 CONTENT_FIELDS = (
     "title",
@@ -93,7 +93,8 @@ def listing(session: Session, text: str | None = None, status: str | None = None
 
 
 def _free_id(session: Session, title: str) -> str:
-    base = slugify(title)[:90] or "article"
+    """A valid id from the title that no article has; room is kept for a "-2", "-3"... suffix."""
+    base = slugify(title, max_length=MAX_SLUG_LENGTH - 6)
     candidate, n = base, 1
     while session.get(ArticleRow, candidate) is not None:
         n += 1

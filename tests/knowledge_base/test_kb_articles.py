@@ -104,6 +104,10 @@ def test_slugify_makes_valid_ids() -> None:
     assert slugify("  Wi-Fi: guest network (visitors)  ") == "wi-fi-guest-network-visitors"
     assert slugify("???") == "article"
     Article(id=slugify("Ünïcödé title " * 20), title="T")
+    assert slugify("Über Straße: café") == "ueber-strasse-cafe"
+    for length in range(80, 120):
+        slug = slugify("w" * length + " tail", max_length=90)
+        assert len(slug) <= 90 and not slug.endswith("-")
 
 
 def test_missing_title_names_file_and_field(tmp_path: Path) -> None:

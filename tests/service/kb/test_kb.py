@@ -158,6 +158,35 @@ def test_writes_need_the_editor_role_and_bad_input_names_the_field(
     assert client.get("/api/v1/kb/search", params={"q": ""}, headers=tokens.auth("bot")).status_code == 422
 
 
+def test_an_id_generated_from_any_title_is_valid_and_free(client: TestClient, tokens: Tokens) -> None:
+    """The editor sends no id: the one made from the title is always accepted, however long the title
+    (a cut that ended on a hyphen was refused with a 422 about `id`, a field the editor never sent)."""
+    made = []
+    for length in range(84, 100):
+        title = "W" * length + " printer queue stuck"
+        created = client.post(
+            "/api/v1/kb/articles", json={**NEW_ARTICLE, "title": title}, headers=tokens.auth("editor")
+        )
+        assert created.status_code == 201, (length, created.text)
+        made.append(created.json()["id"])
+    twice = [
+        client.post(
+            "/api/v1/kb/articles", json={**NEW_ARTICLE, "title": "Ä" + "x" * 120}, headers=tokens.auth("editor")
+        )
+        for _ in range(3)
+    ]
+    assert [r.status_code for r in twice] == [201, 201, 201]
+    ids = [r.json()["id"] for r in twice]
+    assert ids[0].startswith("aex") and ids[1] == f"{ids[0]}-2" and ids[2] == f"{ids[0]}-3"
+    assert all(len(i) <= 100 and not i.endswith("-") for i in made + ids)
+    german = client.post(
+        "/api/v1/kb/articles",
+        json={**NEW_ARTICLE, "title": "Drucker für Gäste einrichten (Büro Süd)"},
+        headers=tokens.auth("editor"),
+    )
+    assert german.json()["id"] == "drucker-fuer-gaeste-einrichten-buero-sued"
+
+
 def test_drafts_are_invisible_to_the_bot(client: TestClient, tokens: Tokens) -> None:
     draft = client.post(
         "/api/v1/kb/articles", json={**NEW_ARTICLE, "status": "draft"}, headers=tokens.auth("editor")
