@@ -161,6 +161,18 @@ class MiniLMEmbedder:
     def dimension(self) -> int:
         return EMBEDDING_DIM
 
+    def twin(self) -> MiniLMEmbedder:
+        """Another instance of the same model with its own weights and lock (~90 MB): a question
+        embedded on it never waits for a batch of documents that is encoding on this one."""
+        return MiniLMEmbedder(
+            self._model_path,
+            model_name=self._model_name,
+            batch_size=self._batch_size,
+            query_cache_size=self._cache_size,
+            device=self._device,
+            num_threads=self._num_threads,
+        )
+
     @property
     def loaded(self) -> bool:
         return self._model is not None

@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from handoff_api.cli.common import err
 from handoff_api.core.config import get_settings
@@ -27,10 +28,21 @@ def kb_import(directory: Annotated[Path, typer.Argument(exists=True, file_okay=F
     for error in loaded.errors:
         err.print(f"[yellow]skipped: {error}[/yellow]")
     engine = make_engine(settings.sqlalchemy_url)
-    with transaction(make_session_factory(engine)) as session:
-        created, updated = kb_store.import_articles(session, loaded.articles, "import")
+    with (
+        Progress(
+            TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+        ) as progress,
+        transaction(make_session_factory(engine)) as session,
+    ):
+        task = progress.add_task("import", total=len(loaded.articles))
+        created, updated = kb_store.import_articles(
+            session, loaded.articles, "import", done=lambda: progress.advance(task)
+        )
     engine.dispose()
     err.print(f"{created} created, {updated} updated, {len(loaded.articles) - created - updated} unchanged")
+    if created or updated:
+        # The running service embeds the new text in the background; searches answer meanwhile.
+        err.print("searchable within seconds to minutes; GET /api/v1/kb/index shows the progress")
     if loaded.errors:
         raise typer.Exit(1)
 

@@ -40,6 +40,41 @@ class ArticleCreate(ArticleFields):
     body: Body
 
 
+MAX_IMPORT = 2000
+
+
+class ArticleImport(BaseModel):
+    """Many articles at once: each created, or updated when its `id` exists (a revision each)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    articles: Annotated[list[ArticleCreate], Field(min_length=1, max_length=MAX_IMPORT)]
+
+
+class ImportOut(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+    ids: list[str] = Field(description="the articles' ids, in the order sent")
+    revision: int = Field(
+        description="the knowledge base's revision after the import: every article is searchable once "
+        "`GET /api/v1/kb/index` reports `indexed_revision` at least this"
+    )
+
+
+class IndexOut(BaseModel):
+    """What this worker's search index holds; new and changed articles are embedded in the background
+    and searches answer from the index as it is meanwhile."""
+
+    indexed_revision: int = Field(description="the last article revision searches answer from")
+    latest_revision: int = Field(description="the last article revision stored")
+    pending: int = Field(description="articles of the change being indexed that are not searchable yet")
+    up_to_date: bool
+    indexing: bool = Field(description="whether changes are being embedded and indexed now")
+    articles: int = Field(description="published articles searchable")
+    sections: int
+
+
 class ArticleUpdate(BaseModel):
     """A partial or full edit; `version` is the version the editor started from."""
 

@@ -1,6 +1,6 @@
 """Articles in the database: create, edit with optimistic concurrency, delete, revisions and restore."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pydantic import ValidationError
@@ -187,10 +187,15 @@ def restore(session: Session, article_id: str, revision_id: int, by: str) -> Art
     return update(session, article_id, fields, row.version, by, action="restored")
 
 
-def import_articles(session: Session, articles: Iterable[Article], by: str) -> tuple[int, int]:
-    """Creates new articles and updates changed ones; returns (created, updated)."""
+def import_articles(
+    session: Session, articles: Iterable[Article], by: str, done: Callable[[], None] | None = None
+) -> tuple[int, int]:
+    """Creates new articles and updates changed ones; returns (created, updated). `done` is called
+    after each article (a progress bar)."""
     created = updated = 0
     for article in articles:
+        if done is not None:
+            done()
         row = session.get(ArticleRow, article.id)
         if row is None:
             create(session, {**_content(article), "id": article.id}, by)
@@ -201,12 +206,35 @@ def import_articles(session: Session, articles: Iterable[Article], by: str) -> t
     return created, updated
 
 
+def import_fields(session: Session, fields: dict[str, Any], by: str) -> tuple[str, str]:
+    """One article of a bulk import: created (an id is made from the title when none is given),
+    updated when its id exists and the content differs, else left as it is. Returns (id, what)."""
+    article_id = fields.get("id")
+    row = session.get(ArticleRow, article_id) if article_id else None
+    if row is None:
+        return create(session, fields, by).id, "created"
+    before = row.version
+    update(
+        session, row.id, {k: v for k, v in fields.items() if k != "id"}, row.version, by, action="imported"
+    )
+    return row.id, "updated" if row.version != before else "unchanged"
+
+
 def latest_revision(session: Session) -> int:
     return session.scalar(select(func.max(ArticleRevision.id))) or 0
 
 
-def changed_since(session: Session, revision_id: int) -> set[str]:
-    return set(session.scalars(select(ArticleRevision.article_id).where(ArticleRevision.id > revision_id)))
+def changed_since(session: Session, revision_id: int) -> list[str]:
+    """The articles changed after `revision_id`, each once, in the order of their last change."""
+    last = func.max(ArticleRevision.id)
+    return list(
+        session.scalars(
+            select(ArticleRevision.article_id)
+            .where(ArticleRevision.id > revision_id)
+            .group_by(ArticleRevision.article_id)
+            .order_by(last)
+        )
+    )
 
 
 def all_articles(session: Session) -> list[Article]:

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from handoff_api.api import links
 from handoff_api.api.deps import SessionDep, SettingsDep, check_tier, require_roles
-from handoff_api.core.errors import Conflict, NotFound, Unavailable
+from handoff_api.core.errors import Conflict, Invalid, NotFound, Unavailable
 from handoff_api.handoffs import service as handoffs
 from handoff_api.kb import gaps as kb_gaps
 from handoff_api.kb import schemas
@@ -163,6 +163,43 @@ def create_article(
 ) -> schemas.ArticleOut:
     row = kb_store.create(session, body.model_dump(mode="json"), editor.name)
     return _out(row, settings)
+
+
+@router.post("/articles/import", response_model=schemas.ImportOut)
+def import_articles(body: schemas.ArticleImport, session: SessionDep, editor: Editor) -> schemas.ImportOut:
+    """Creates or updates many articles in one transaction (all or none). Searches go on answering
+    from the index as it is while the new text is embedded; `GET /api/v1/kb/index` shows progress."""
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    ids: list[str] = []
+    for position, article in enumerate(body.articles):
+        fields = article.model_dump(mode="json")
+        if fields.get("id") and fields["id"] in ids:
+            raise Invalid(f"articles.{position}.id: {fields['id']} is sent twice")
+        article_id, what = kb_store.import_fields(session, fields, editor.name)
+        counts[what] += 1
+        ids.append(article_id)
+    session.flush()
+    return schemas.ImportOut(**counts, ids=ids, revision=kb_store.latest_revision(session))
+
+
+@router.get("/index", response_model=schemas.IndexOut)
+def index_status(request: Request, session: SessionDep, _user: Reader) -> schemas.IndexOut:
+    knowledge: KnowledgeIndex = request.app.state.knowledge
+    latest = kb_store.latest_revision(session)
+    indexed = knowledge.indexed_revision
+    return schemas.IndexOut(
+        indexed_revision=indexed,
+        latest_revision=latest,
+        pending=0
+        if indexed >= latest
+        else knowledge.pending
+        if knowledge.refreshing
+        else len(kb_store.changed_since(session, indexed)),
+        up_to_date=indexed >= latest,
+        indexing=knowledge.refreshing,
+        articles=len(knowledge.index),
+        sections=knowledge.index.section_count,
+    )
 
 
 @router.get("/articles/{article_id}", response_model=schemas.ArticleOut)

@@ -73,7 +73,10 @@ def test_kb_export_then_import_round_trips_losslessly(cli_env: Path) -> None:
     from handoff_api.kb.index import STARTER_CORPUS
     from knowledge_base.articles import load_articles
 
-    assert CliRunner().invoke(app, ["kb", "import", str(STARTER_CORPUS)]).exit_code == 0
+    first = CliRunner().invoke(app, ["kb", "import", str(STARTER_CORPUS)])
+    count = len(load_articles(STARTER_CORPUS).articles)
+    assert first.exit_code == 0 and f"{count}/{count}" in first.output, first.output
+    assert f"{count} created" in first.output and "/api/v1/kb/index" in first.output
     exported = cli_env / "exported"
     assert CliRunner().invoke(app, ["kb", "export", str(exported)]).exit_code == 0
     original = {

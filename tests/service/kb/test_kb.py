@@ -171,7 +171,9 @@ def test_an_id_generated_from_any_title_is_valid_and_free(client: TestClient, to
         made.append(created.json()["id"])
     twice = [
         client.post(
-            "/api/v1/kb/articles", json={**NEW_ARTICLE, "title": "Ä" + "x" * 120}, headers=tokens.auth("editor")
+            "/api/v1/kb/articles",
+            json={**NEW_ARTICLE, "title": "Ä" + "x" * 120},
+            headers=tokens.auth("editor"),
         )
         for _ in range(3)
     ]
