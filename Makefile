@@ -188,6 +188,7 @@ $(WRK):
 bench: install train $(WRK)
 	@mkdir -p $(BENCH_RESULTS)
 	$(VENV)/bin/python bench/kb_search.py $(BENCH_FLAGS) --out $(BENCH_RESULTS)/kb_search.json
+	$(VENV)/bin/python bench/kb_import.py $(BENCH_FLAGS) --out $(BENCH_RESULTS)/kb_import.json
 	$(VENV)/bin/python bench/kb_quality.py $(BENCH_FLAGS) --out $(BENCH_RESULTS)/kb_quality.json
 	$(VENV)/bin/python bench/kb_quality.py $(BENCH_FLAGS) --german --out $(BENCH_RESULTS)/kb_quality_de.json
 	$(VENV)/bin/python bench/service_throughput.py $(THROUGHPUT_FLAGS) --out $(BENCH_RESULTS)/service_throughput.json

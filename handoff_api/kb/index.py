@@ -108,7 +108,9 @@ class OwnThreadEmbedder:
         return self._documents_thread.submit(self._inner.embed_documents, texts).result()
 
     def embed_query(self, text: str) -> Vector:
-        return self._queries_thread.submit(self._queries.embed_query, text).result()
+        # One model instance cannot encode on two threads at once: without a second, the same thread.
+        thread = self._documents_thread if self._queries is self._inner else self._queries_thread
+        return thread.submit(self._queries.embed_query, text).result()
 
 
 _QUERY_TWINS: "weakref.WeakKeyDictionary[MiniLMEmbedder, MiniLMEmbedder]" = weakref.WeakKeyDictionary()
@@ -125,13 +127,24 @@ def query_embedder(embedder: Embedder) -> Embedder | None:
 
 
 class KnowledgeIndex:
-    def __init__(self, read: sessionmaker[Session], write: sessionmaker[Session], embedder: Embedder) -> None:
-        """`read` sessions to look (never holding SQLite's write lock while embedding), `write` to store."""
+    def __init__(
+        self,
+        read: sessionmaker[Session],
+        write: sessionmaker[Session],
+        embedder: Embedder,
+        *,
+        query_model: bool = True,
+        apply_batch: int = APPLY_BATCH,
+    ) -> None:
+        """`read` sessions to look (never holding SQLite's write lock while embedding), `write` to store.
+
+        `query_model` False and a large `apply_batch`: questions wait for documents being embedded
+        and a bulk change becomes searchable at once (how it was before; bench/kb_import.py)."""
         self._factory = read
         self._write = write
-        self.index = HybridIndex(
-            OwnThreadEmbedder(embedder, query_embedder(embedder)), DbEmbeddingStore(read, write)
-        )
+        queries = query_embedder(embedder) if query_model else None
+        self.index = HybridIndex(OwnThreadEmbedder(embedder, queries), DbEmbeddingStore(read, write))
+        self._apply_batch = apply_batch
         self._seen_revision = -1
         # Articles of the refresh in progress not yet searchable (a bulk import's progress).
         self.pending = 0
@@ -185,9 +198,10 @@ class KnowledgeIndex:
                 self.index.embedder.embed_query("warm up the question model")
             else:
                 self.pending = len(changed)
-                for start in range(0, len(changed), APPLY_BATCH):
-                    self._apply(changed[start : start + APPLY_BATCH])
-                    self.pending = max(0, len(changed) - start - APPLY_BATCH)
+                batch = self._apply_batch
+                for start in range(0, len(changed), batch):
+                    self._apply(changed[start : start + batch])
+                    self.pending = max(0, len(changed) - start - batch)
             self._seen_revision = latest
             self.ready.set()
             return True
