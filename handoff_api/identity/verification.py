@@ -1,6 +1,7 @@
 """Verifying a customer by a one-time code mailed to their address on record, then acting for them.
 
-start -> (mail the code) -> check (3 wrong codes close self-service for the account for a while)
+start -> (mail the code) -> check (3 wrong codes per account, however many codes were asked for, close
+      self-service for the account for a while)
       -> unlock the account | mail a password-reset link   (each only within the code's lifetime)
 """
 
@@ -153,7 +154,7 @@ def check(
             directory.find(verification.account),
         )
     verification.attempts += 1
-    left = settings.otp_max_attempts - verification.attempts
+    left = settings.otp_max_attempts - wrong_codes(session, settings, verification.account, now)
     if left > 0:
         return CheckResult("wrong_code", left)
     verification.status = "failed"
@@ -164,6 +165,27 @@ def check(
     else:
         lockout.locked_until = until
     return CheckResult("locked", 0, until)
+
+
+def wrong_codes(session: Session, settings: Settings, account: str, now: datetime) -> int:
+    """Wrong codes typed for `account` within the lockout window, across all its codes: asking for a
+    new code does not give a new budget of guesses. A code that ended in a lockout (failed) has been
+    paid for, and one that was verified ends the count."""
+    window_start = now - timedelta(seconds=settings.otp_lockout_seconds)
+    last_verified = session.scalar(
+        select(func.max(Verification.created_at)).where(
+            Verification.account == account, Verification.status == "verified"
+        )
+    )
+    since = max(window_start, last_verified) if last_verified is not None else window_start
+    total = session.scalar(
+        select(func.coalesce(func.sum(Verification.attempts), 0)).where(
+            Verification.account == account,
+            Verification.created_at >= since,
+            Verification.status.in_(("pending", "expired")),
+        )
+    )
+    return int(total or 0)
 
 
 def require_verified(settings: Settings, verification: Verification) -> None:

@@ -167,6 +167,36 @@ def test_malformed_codes_are_422_and_do_not_count(demo: TestClient, tokens: Any,
     assert _check(demo, bot, started["verification_id"], code).json()["attempts_left"] == 3
 
 
+def test_a_new_code_does_not_give_new_guesses(demo: TestClient, tokens: Any, mailbox: Mailbox) -> None:
+    """At most 3 wrong codes per account in the window, however many codes are asked for (each new
+    code used to start its own count: about 10 guesses per account per 30 minutes, never locked)."""
+    bot = tokens.auth("bot")
+    first = _start(demo, bot, "asmith").json()
+    code = mailbox.latest_code("alex.smith@example.com")
+    assert _check(demo, bot, first["verification_id"], _wrong(code)).json()["attempts_left"] == 2
+    assert _check(demo, bot, first["verification_id"], _wrong(code)).json()["attempts_left"] == 1
+    second = _start(demo, bot, "asmith", conversation="another-conversation").json()
+    code = mailbox.latest_code("alex.smith@example.com")
+    third = _check(demo, bot, second["verification_id"], _wrong(code)).json()
+    assert (third["status"], third["attempts_left"]) == ("locked", 0)
+    assert _start(demo, bot, "asmith").status_code == 423
+    assert _check(demo, bot, second["verification_id"], code).json()["status"] == "locked"
+
+
+def test_a_verified_code_ends_the_count_of_wrong_ones(
+    demo: TestClient, tokens: Any, mailbox: Mailbox
+) -> None:
+    bot = tokens.auth("bot")
+    first = _start(demo, bot, "jdoe").json()
+    code = mailbox.latest_code("jane.doe@example.com")
+    for _ in range(2):
+        _check(demo, bot, first["verification_id"], _wrong(code))
+    assert _check(demo, bot, first["verification_id"], code).json()["status"] == "verified"
+    again = _start(demo, bot, "jdoe").json()
+    code = mailbox.latest_code("jane.doe@example.com")
+    assert _check(demo, bot, again["verification_id"], _wrong(code)).json()["attempts_left"] == 2
+
+
 def test_too_many_codes_for_one_account_is_429(demo: TestClient, tokens: Any) -> None:
     bot = tokens.auth("bot")
     statuses = [_start(demo, bot, "jdoe").status_code for _ in range(6)]
