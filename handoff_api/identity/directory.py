@@ -18,12 +18,18 @@ class DirectoryUnavailable(Exception):
     """The directory could not be reached or refused the service's credentials."""
 
 
+class AdministratorLock(Exception):
+    """The account was locked by an administrator, not by failed sign-ins: self-service never lifts it."""
+
+
 @dataclass(frozen=True)
 class DirectoryUser:
     username: str
     name: str
     email: str | None
     locked: bool
+    # Locked on purpose by an administrator (leaver, incident), not by failed sign-ins.
+    administrator_lock: bool = False
 
 
 class Directory(Protocol):
@@ -32,7 +38,8 @@ class Directory(Protocol):
         ...
 
     def unlock(self, username: str) -> bool:
-        """Clear the account's lockout; True when it was locked."""
+        """Clear the account's lockout from failed sign-ins; True when it was locked.
+        Raises AdministratorLock, changing nothing, when an administrator locked it."""
         ...
 
 
@@ -44,6 +51,7 @@ DEMO_USERS = (
     DirectoryUser("tlocked", "Tom Locked", "tom.locked@example.com", locked=True),
     DirectoryUser("rlocked", "Rita Locked", "rita.locked@example.com", locked=True),
     DirectoryUser("nomail", "Noel Nomail", None, locked=False),
+    DirectoryUser("alocked", "Ada Locked", "ada.locked@example.com", locked=True, administrator_lock=True),
 )
 
 
@@ -70,6 +78,8 @@ class DemoDirectory:
             user = self._users.get(username)
             if user is None or not user.locked:
                 return False
+            if user.administrator_lock:
+                raise AdministratorLock(username)
             self._users[username] = replace(user, locked=False)
             return True
 

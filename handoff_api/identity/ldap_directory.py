@@ -3,7 +3,9 @@
 - An account is found by `uid` or `mail` under `LDAP_BASE_DN` (values are filter-escaped).
 - It is locked out while it has the lock attribute (`LDAP_LOCK_ATTRIBUTE`, by default OpenLDAP
   ppolicy's `pwdAccountLockedTime`, set by the server after too many failed binds).
-- Unlocking deletes that attribute, as an administrator would with `ldapmodify`.
+- Unlocking deletes that attribute, as an administrator would with `ldapmodify`, but only for a
+  lockout after failed sign-ins: ppolicy's value `000001010000Z` is an administrator's permanent lock,
+  which self-service never lifts.
 
 The service binds as `LDAP_BIND_DN`, which needs read access to uid/cn/mail and the lock attribute,
 and write access to the lock attribute. Each call opens its own short connection.
@@ -17,7 +19,10 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from handoff_api.core.config import Settings
-from handoff_api.identity.directory import DirectoryUnavailable, DirectoryUser
+from handoff_api.identity.directory import AdministratorLock, DirectoryUnavailable, DirectoryUser
+
+# OpenLDAP ppolicy: an account locked by an administrator (not by failed binds) carries this time.
+ADMINISTRATOR_LOCK = "000001010000Z"
 
 with warnings.catch_warnings():
     # ldap3 2.9.1 imports names that pyasn1 0.6 deprecates; harmless, and not ours to fix.
@@ -65,12 +70,16 @@ class LdapDirectory:
             name=_first(attributes.get("cn")) or _first(attributes.get("uid")) or "",
             email=_first(attributes.get("mail")),
             locked=bool(attributes.get(self._lock_attribute)),
+            administrator_lock=_administrator_lock(attributes.get(self._lock_attribute)),
         )
 
     def unlock(self, username: str) -> bool:
         entry = self._entry(username, by_mail=False)
-        if entry is None or not entry["attributes"].get(self._lock_attribute):
+        lock = entry["attributes"].get(self._lock_attribute) if entry is not None else None
+        if entry is None or not lock:
             return False
+        if _administrator_lock(lock):
+            raise AdministratorLock(username)
         try:
             with self._connection() as connection:
                 changes: dict[str, list[tuple[str, list[str]]]] = {
@@ -126,6 +135,11 @@ class LdapDirectory:
             leftover = getattr(connection, "socket", None)
             if leftover is not None:
                 leftover.close()
+
+
+def _administrator_lock(value: Any) -> bool:
+    values = value if isinstance(value, list) else [value]
+    return any(str(v).strip() == ADMINISTRATOR_LOCK for v in values if v is not None)
 
 
 def _first(value: Any) -> str | None:

@@ -46,6 +46,11 @@ class CheckOut(BaseModel):
 class UnlockOut(BaseModel):
     unlocked: bool
     was_locked: bool
+    locked_by_administrator: bool = Field(
+        default=False,
+        description="the account was locked by an administrator: self-service leaves it locked and an "
+        "engineer decides",
+    )
 
 
 class ResetLinkOut(BaseModel):

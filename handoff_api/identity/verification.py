@@ -18,7 +18,7 @@ from handoff_api.core.config import Settings
 from handoff_api.core.errors import Conflict, HelpdeskError, NotFound
 from handoff_api.core.i18n import translate
 from handoff_api.identity import codes
-from handoff_api.identity.directory import Directory, DirectoryUser
+from handoff_api.identity.directory import AdministratorLock, Directory, DirectoryUser
 from handoff_api.mail.sender import Mailer
 from handoff_api.models import SelfServiceLockout, Verification, utcnow
 
@@ -196,11 +196,20 @@ def require_verified(settings: Settings, verification: Verification) -> None:
         raise Conflict("the verification has expired; start again")
 
 
-def unlock(settings: Settings, directory: Directory, verification: Verification) -> bool:
+def unlock(settings: Settings, directory: Directory, verification: Verification) -> str:
+    """Lifts a lockout from failed sign-ins: "unlocked", "not_locked", or "administrator_lock" (an
+    administrator's lock, which only an engineer may lift)."""
     require_verified(settings, verification)
-    was_locked = directory.unlock(verification.account)
-    verification.used_for = "unlock" if was_locked else "unlock_not_needed"
-    return was_locked
+    try:
+        outcome = "unlocked" if directory.unlock(verification.account) else "not_locked"
+    except AdministratorLock:
+        outcome = "administrator_lock"
+    verification.used_for = {
+        "unlocked": "unlock",
+        "not_locked": "unlock_not_needed",
+        "administrator_lock": "unlock_refused",
+    }[outcome]
+    return outcome
 
 
 def send_reset_link(

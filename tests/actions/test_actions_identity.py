@@ -102,6 +102,23 @@ async def test_a_locked_account_is_unlocked(service_env: HelpdeskService, domain
     assert SlotSet("flow_outcome", "done") in events
 
 
+async def test_an_administrators_lock_is_handed_to_an_engineer(
+    service_env: HelpdeskService, domain: Any
+) -> None:
+    conversation_id = f"test-{uuid.uuid4().hex}"
+    slots = await _verified(conversation_id, "alocked", "ada.locked@example.com", service_env, domain)
+    dispatcher = CollectingDispatcher()
+    tracker = conversation(
+        conversation_id, timeline(user("x", "nlu_fallback")), slots={**slots, "identity_goal": "unlock"}
+    )
+
+    events = await ActionIdentityComplete().run(dispatcher, tracker, domain)
+
+    assert [m["response"] for m in dispatcher.messages] == ["utter_account_locked_by_administrator"]
+    assert SlotSet("flow_outcome", "handover") in events
+    assert SlotSet("handoff_category", "accounts") in events
+
+
 async def test_an_unlocked_account_gets_a_reset_link_offer(service_env: HelpdeskService, domain: Any) -> None:
     conversation_id = f"test-{uuid.uuid4().hex}"
     slots = await _verified(conversation_id, "jdoe", "jane.doe@example.com", service_env, domain)

@@ -44,13 +44,15 @@ access to * by dn.exact="{service}" read by * none
 """
 
 PEOPLE = [
-    # uid, name, mail, locked
+    # uid, name, mail, locked (True: after failed binds; a string: that pwdAccountLockedTime)
     ("jdoe", "Jane Doe", "jane.doe@example.com", False),
     ("mlocked", "Max Locked", "max.locked@example.com", True),
     ("asmith", "Alex Smith", "alex.smith@example.com", False),
     ("twin1", "Twin One", "shared@example.com", False),
     ("twin2", "Twin Two", "shared@example.com", False),
     ("star*", "Star Name", "star@example.com", False),
+    # Locked by an administrator (ppolicy's permanent lock), not by failed binds.
+    ("alocked", "Ada Locked", "ada.locked@example.com", "000001010000Z"),
 ]
 
 
@@ -68,7 +70,7 @@ def _ldif() -> str:
             f"uid: {uid}\ncn: {name}\nsn: {name.split()[-1]}\nmail: {mail}\n"
         )
         if locked:
-            entry += "pwdAccountLockedTime: 20260101000000Z\n"
+            entry += f"pwdAccountLockedTime: {locked if isinstance(locked, str) else '20260101000000Z'}\n"
         entries.append(entry)
     return "\n".join(entries)
 

@@ -123,6 +123,10 @@ async def _unlock(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[Ev
     if status != 200:
         dispatcher.utter_message(response="utter_identity_service_down")
         return flow.hand_over("flow_failed", priority="p2", category="accounts")
+    if body.get("locked_by_administrator"):
+        # A leaver's or an incident's lock: an engineer decides, with the verification on record.
+        dispatcher.utter_message(response="utter_account_locked_by_administrator")
+        return flow.hand_over("flow_failed", priority="p2", category="accounts")
     if body.get("was_locked"):
         dispatcher.utter_message(response="utter_account_unlocked", account=tracker.get_slot("account"))
         return flow.ask_rating(dispatcher, tracker)

@@ -9,11 +9,14 @@ from typing import Any
 
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from handoff_api.api.deps import CurrentBot, DirectoryDep, MailerDep, SessionDep, SettingsDep
 from handoff_api.identity import schemas, verification
 from handoff_api.identity.directory import DirectoryUnavailable
 from handoff_api.mail.sender import MailUnavailable
+from handoff_api.models import Verification
+from handoff_api.ops import audit
 
 router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
 
@@ -91,6 +94,21 @@ def check_code(
     )
 
 
+# Who acted, in the audit log: the bot, for a customer it verified by a one-time code.
+SELF_SERVICE_ACTOR = "bot:self-service"
+
+
+def _audit(session: Session, action: str, found: Verification) -> None:
+    audit.record(
+        session,
+        SELF_SERVICE_ACTOR,
+        action,
+        found.account,
+        conversation_id=found.conversation_id,
+        verification_id=found.id,
+    )
+
+
 @router.post("/verifications/{verification_id}/unlock", response_model=schemas.UnlockOut)
 def unlock_account(
     verification_id: str,
@@ -101,10 +119,14 @@ def unlock_account(
 ) -> schemas.UnlockOut | JSONResponse:
     found = verification.get(session, verification_id)
     try:
-        was_locked = verification.unlock(settings, directory, found)
+        outcome = verification.unlock(settings, directory, found)
     except DirectoryUnavailable as exc:
         return _unavailable(exc)
-    return schemas.UnlockOut(unlocked=was_locked, was_locked=was_locked)
+    _audit(session, f"directory.{outcome}", found)
+    refused = outcome == "administrator_lock"
+    return schemas.UnlockOut(
+        unlocked=outcome == "unlocked", was_locked=outcome != "not_locked", locked_by_administrator=refused
+    )
 
 
 @router.post("/verifications/{verification_id}/reset-link", response_model=schemas.ResetLinkOut)
@@ -121,4 +143,5 @@ def send_reset_link(
         destination = verification.send_reset_link(session, settings, directory, mailer, found)
     except (DirectoryUnavailable, MailUnavailable) as exc:
         return _unavailable(exc)
+    _audit(session, "directory.reset_link_sent", found)
     return schemas.ResetLinkOut(sent=True, masked_destination=destination)

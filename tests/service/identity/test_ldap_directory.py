@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from handoff_api.identity.directory import DirectoryUnavailable, DirectoryUser
+from handoff_api.identity.directory import AdministratorLock, DirectoryUnavailable, DirectoryUser
 from handoff_api.identity.ldap_directory import LdapDirectory
 from tests.harness.ldap_server import Slapd
 from tests.service.conftest import Mailbox
@@ -52,6 +52,19 @@ def test_unlock_clears_the_lockout_once(slapd: Slapd) -> None:
     after = directory.find("mlocked")
     assert after is not None and after.locked is False
     assert directory.unlock("mlocked") is False
+
+
+def test_an_administrators_lock_stays(slapd: Slapd) -> None:
+    """ppolicy's 000001010000Z is an administrator's permanent lock: self-service never deletes it."""
+    directory = _directory(slapd)
+    found = directory.find("ada.locked@example.com")
+    assert found is not None and found.locked and found.administrator_lock
+    with pytest.raises(AdministratorLock):
+        directory.unlock("alocked")
+    after = directory.find("alocked")
+    assert after is not None and after.locked and after.administrator_lock
+    mlocked = directory.find("mlocked")
+    assert mlocked is not None and not mlocked.administrator_lock
 
 
 def test_wrong_credentials_or_no_server_are_unavailable(slapd: Slapd) -> None:

@@ -62,7 +62,7 @@ def test_jdoe_gets_a_code_by_mail_and_a_reset_link_after_checking_it(
 
     # jdoe was never locked: unlocking changes nothing and says so.
     unlocked = demo.post(f"{START}/{body['verification_id']}/unlock", headers=bot)
-    assert unlocked.json() == {"unlocked": False, "was_locked": False}
+    assert unlocked.json() == {"unlocked": False, "was_locked": False, "locked_by_administrator": False}
 
 
 def test_a_locked_out_account_is_unlocked_after_verification(
@@ -75,11 +75,47 @@ def test_a_locked_out_account_is_unlocked_after_verification(
     assert (checked.json()["status"], checked.json()["account_locked"]) == ("verified", True)
 
     unlocked = demo.post(f"{START}/{started['verification_id']}/unlock", headers=bot)
-    assert unlocked.json() == {"unlocked": True, "was_locked": True}
+    assert unlocked.json() == {"unlocked": True, "was_locked": True, "locked_by_administrator": False}
 
     again = _start(demo, bot, "mlocked").json()
     rechecked = _check(demo, bot, again["verification_id"], mailbox.latest_code("max.locked@example.com"))
     assert rechecked.json()["account_locked"] is False
+
+
+def test_an_administrators_lock_is_never_lifted_by_self_service(
+    demo: TestClient, tokens: Any, mailbox: Mailbox
+) -> None:
+    bot = tokens.auth("bot")
+    started = _start(demo, bot, "alocked").json()
+    checked = _check(demo, bot, started["verification_id"], mailbox.latest_code("ada.locked@example.com"))
+    assert (checked.json()["status"], checked.json()["account_locked"]) == ("verified", True)
+    refused = demo.post(f"{START}/{started['verification_id']}/unlock", headers=bot)
+    assert refused.status_code == 200
+    assert refused.json() == {"unlocked": False, "was_locked": True, "locked_by_administrator": True}
+    again = _start(demo, bot, "alocked").json()
+    rechecked = _check(demo, bot, again["verification_id"], mailbox.latest_code("ada.locked@example.com"))
+    assert rechecked.json()["account_locked"] is True, "still locked"
+
+
+def test_directory_actions_are_in_the_audit_log(demo: TestClient, tokens: Any, mailbox: Mailbox) -> None:
+    bot = tokens.auth("bot")
+    for who, address in [("mlocked", "max.locked@example.com"), ("alocked", "ada.locked@example.com")]:
+        started = _start(demo, bot, who, conversation=f"conv-{who}").json()
+        _check(demo, bot, started["verification_id"], mailbox.latest_code(address))
+        demo.post(f"{START}/{started['verification_id']}/unlock", headers=bot)
+    started = _start(demo, bot, "jdoe", conversation="conv-jdoe").json()
+    _check(demo, bot, started["verification_id"], mailbox.latest_code("jane.doe@example.com"))
+    assert demo.post(f"{START}/{started['verification_id']}/reset-link", headers=bot).status_code == 200
+
+    log = demo.get("/api/v1/audit", headers=tokens.auth("lead"))
+    assert log.status_code == 200
+    entries = [(e["action"], e["target"], e["actor"], e["detail"]["conversation_id"]) for e in log.json()]
+    assert entries[:3] == [
+        ("directory.reset_link_sent", "jdoe", "bot:self-service", "conv-jdoe"),
+        ("directory.administrator_lock", "alocked", "bot:self-service", "conv-alocked"),
+        ("directory.unlocked", "mlocked", "bot:self-service", "conv-mlocked"),
+    ]
+    assert demo.get("/api/v1/audit", headers=tokens.auth("l2")).status_code == 403
 
 
 def test_three_wrong_codes_lock_self_service_for_the_account(
