@@ -5,7 +5,7 @@
 
 from handoff_api.models.audit import AuditEntry
 from handoff_api.models.base import Base, utcnow
-from handoff_api.models.delivery import OUTBOX, BrokerCursor, Lease, OutboxItem
+from handoff_api.models.delivery import OUTBOX, BrokerCursor, DeadLetter, Lease, OutboxItem
 from handoff_api.models.feedback import FollowUp, Rating
 from handoff_api.models.handoffs import (
     EVENTS,
@@ -39,6 +39,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "BrokerCursor",
+    "DeadLetter",
     "DevMail",
     "EmbeddingRow",
     "FollowUp",

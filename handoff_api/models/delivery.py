@@ -36,6 +36,21 @@ class BrokerCursor(Base):
     position: Mapped[int] = mapped_column(default=0)
 
 
+class DeadLetter(Base):
+    """A Rasa event the broker consumer could not apply (malformed, or refused by the database): set aside
+    so that the events after it flow, kept for an operator to look at (customer text masked)."""
+
+    __tablename__ = "broker_dead_letters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The event's key for good (the broker row or the AMQP message): one dead letter per event.
+    source_key: Mapped[str] = mapped_column(String(200), unique=True)
+    conversation_id: Mapped[str] = mapped_column(String(200), index=True)
+    event: Mapped[str] = mapped_column(Text)
+    error: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Lease(Base):
     """Which worker runs a singleton loop (broker consumer, outbox deliverer) until when."""
 

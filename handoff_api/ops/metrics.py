@@ -22,7 +22,7 @@ from sqlalchemy import DateTime, case, func, literal, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from handoff_api.models import OPEN_STATUSES, Handoff, utcnow
+from handoff_api.models import OPEN_STATUSES, DeadLetter, Handoff, utcnow
 
 TIERS = ("l2", "l3", "l4")
 log = structlog.get_logger(__name__)
@@ -84,6 +84,7 @@ class HelpdeskCollector(Collector):
             by_status = session.execute(
                 select(Handoff.tier, Handoff.status, func.count()).group_by(Handoff.tier, Handoff.status)
             ).all()
+            dead_letters = session.scalar(select(func.count()).select_from(DeadLetter)) or 0
         length = GaugeMetricFamily("helpdesk_queue_length", "handoffs waiting in the queue", labels=["tier"])
         oldest = GaugeMetricFamily(
             "helpdesk_queue_oldest_wait_seconds",
@@ -116,7 +117,12 @@ class HelpdeskCollector(Collector):
         )
         for tier, status, count in by_status:
             current.add_metric([tier, status], count)
-        return [length, oldest, breached, created, current]
+        set_aside = CounterMetricFamily(
+            "helpdesk_broker_dead_letters",
+            "Rasa events the broker consumer could not apply and set aside (table broker_dead_letters)",
+        )
+        set_aside.add_metric([], dead_letters)
+        return [length, oldest, breached, created, current, set_aside]
 
 
 def make_registry(sessions: sessionmaker[Session]) -> tuple[CollectorRegistry, Counter]:

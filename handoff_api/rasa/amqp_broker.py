@@ -62,7 +62,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from yarl import URL
 
-from handoff_api.rasa.sql_broker import apply_event
+from handoff_api.rasa.sql_broker import RETRYABLE, apply_event, apply_or_set_aside
 
 log = structlog.get_logger(__name__)
 PREFETCH = 500
@@ -113,17 +113,30 @@ def apply_messages(factory: sessionmaker[Session], bodies: Sequence[bytes], reop
     events = [event for event in map(decode, bodies) if event is not None]
     if not events:
         return 0
-    for attempt in range(1, APPLY_ATTEMPTS + 1):
+    careful = False  # after an event failed: each in a savepoint, and the one that fails set aside
+    attempt = 0
+    while True:
         try:
             with factory() as session, session.begin():
+                if careful:
+                    return sum(
+                        apply_or_set_aside(session, e.sender_id, e.source_key, e.event, reopen_days)
+                        for e in events
+                    )
                 return sum(
                     apply_event(session, e.sender_id, e.source_key, e.event, reopen_days) for e in events
                 )
         except IntegrityError:
+            attempt += 1
             if attempt == APPLY_ATTEMPTS:
                 raise
             log.info("broker.amqp.applied_concurrently", attempt=attempt)
-    return 0  # not reached
+        except RETRYABLE:
+            raise
+        except Exception:
+            if careful:
+                raise
+            careful = True
 
 
 async def declare(channel: AbstractChannel, queue: str, exchange: str) -> AbstractQueue:

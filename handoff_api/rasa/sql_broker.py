@@ -17,12 +17,21 @@ import structlog
 from helpdesk_text.redaction import redact
 from helpdesk_text.storable import storable
 from sqlalchemy import Engine, MetaData, Table, select, update
-from sqlalchemy.exc import NoSuchTableError, OperationalError, ProgrammingError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import (
+    IntegrityError,
+    InterfaceError,
+    NoSuchTableError,
+    OperationalError,
+    ProgrammingError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from handoff_api.core.db import changed_rows
 from handoff_api.handoffs import service as handoffs
-from handoff_api.models import BrokerCursor, Message
+from handoff_api.models import BrokerCursor, DeadLetter, Message
 
 log = structlog.get_logger(__name__)
 CURSOR_NAME = "rasa_sql_broker"
@@ -30,6 +39,8 @@ BATCH = 500
 # Until Rasa has created its table (its first start) the table is looked for this often, not on every poll:
 # looking for a missing table (reflection) costs a few milliseconds of CPU, ten times a second.
 TABLE_LOOK_AGAIN_SECONDS = 1.0
+# The database away or a concurrent writer: the batch is retried as it is, nothing is set aside.
+RETRYABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeout, IntegrityError)
 
 
 class SqlBrokerSource:
@@ -143,29 +154,101 @@ def consume_once(factory: sessionmaker[Session], source: SqlBrokerSource, reopen
 
 
 def _consume_batch(factory: sessionmaker[Session], source: SqlBrokerSource, reopen_days: int) -> int:
+    rows = None
+    try:
+        with factory() as session, session.begin():
+            start = _cursor(session)
+            rows = source.rows_after(start)
+            if not rows:
+                return 0
+            appended = _apply_rows(session, rows, reopen_days, set_aside=False)
+            _advance(session, start, rows[-1][0])
+            return appended
+    except _LostRace:
+        raise
+    except RETRYABLE:
+        raise
+    except Exception:
+        if not rows:
+            raise
+    # An event of the batch could not be applied: the batch again, each event in a savepoint, and the one
+    # that fails set aside (a dead letter) so that every transcript after it goes on.
     with factory() as session, session.begin():
         start = _cursor(session)
         rows = source.rows_after(start)
-        if not rows:
-            return 0
-        appended = 0
-        for row_id, sender_id, data in rows:
-            try:
-                event = json.loads(data)
-            except ValueError:
-                log.warning("broker.bad_row", row=row_id)
-                continue
-            if not isinstance(event, dict):
-                continue
-            if apply_event(session, sender_id, f"rasa:{row_id}", event, reopen_days):
-                appended += 1
-        moved = changed_rows(
-            session.execute(
-                update(BrokerCursor)
-                .where(BrokerCursor.name == CURSOR_NAME, BrokerCursor.position == start)
-                .values(position=rows[-1][0])
-            )
-        )
-        if not moved:
-            raise _LostRace
+        appended = _apply_rows(session, rows, reopen_days, set_aside=True)
+        if rows:
+            _advance(session, start, rows[-1][0])
         return appended
+
+
+def _apply_rows(session: Session, rows: list[tuple[int, str, str]], reopen_days: int, set_aside: bool) -> int:
+    appended = 0
+    for row_id, sender_id, data in rows:
+        try:
+            event = json.loads(data)
+        except ValueError:
+            log.warning("broker.bad_row", row=row_id)
+            continue
+        if not isinstance(event, dict):
+            continue
+        key = f"rasa:{row_id}"
+        if set_aside:
+            appended += apply_or_set_aside(session, sender_id, key, event, reopen_days)
+        elif apply_event(session, sender_id, key, event, reopen_days):
+            appended += 1
+    return appended
+
+
+def _advance(session: Session, start: int, to: int) -> None:
+    moved = changed_rows(
+        session.execute(
+            update(BrokerCursor)
+            .where(BrokerCursor.name == CURSOR_NAME, BrokerCursor.position == start)
+            .values(position=to)
+        )
+    )
+    if not moved:
+        raise _LostRace
+
+
+def apply_or_set_aside(
+    session: Session, sender_id: str, source_key: str, event: dict[str, Any], reopen_days: int
+) -> bool:
+    """`apply_event` in a savepoint; an event it cannot apply becomes a dead letter instead of stopping
+    the events after it. Returns whether a line was appended."""
+    try:
+        with session.begin_nested():
+            return apply_event(session, sender_id, source_key, event, reopen_days)
+    except RETRYABLE:
+        raise
+    except Exception as exc:
+        set_aside(session, sender_id, source_key, event, exc)
+        return False
+
+
+def set_aside(session: Session, sender_id: str, source_key: str, event: Any, error: Exception) -> None:
+    """Keeps an event that could not be applied (its text masked) and says so in the log."""
+    log.warning(
+        "broker.dead_letter",
+        source_key=source_key,
+        conversation_id=storable(str(sender_id))[:200],
+        error=type(error).__name__,
+    )
+    with session.begin_nested():
+        session.execute(
+            _insert(session)(DeadLetter)
+            .values(
+                source_key=source_key[:200],
+                conversation_id=storable(str(sender_id))[:200],
+                event=redact(storable(json.dumps(event, default=str)))[:20_000],
+                error=storable(f"{type(error).__name__}: {error}")[:2000],
+                at=datetime.now(UTC).replace(tzinfo=None),
+            )
+            .on_conflict_do_nothing(index_elements=["source_key"])
+        )
+
+
+def _insert(session: Session) -> Any:
+    bind = session.get_bind()
+    return pg_insert if bind.dialect.name == "postgresql" else sqlite_insert

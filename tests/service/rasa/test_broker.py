@@ -4,10 +4,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from handoff_api.core.config import Settings
 from handoff_api.core.db import make_engine, make_session_factory
+from handoff_api.models import DeadLetter
 from handoff_api.rasa.sql_broker import SqlBrokerSource, consume_once
 from tests.service.conftest import CUTOFF, HandoffFactory, RasaBroker, Tokens, _consume, _transcript
 
@@ -53,6 +54,34 @@ def test_customer_messages_reach_the_transcript_once(
         ]
     ]
     assert kinds.count("message.customer") == 2
+
+
+def test_an_event_that_cannot_be_applied_is_set_aside_and_the_rest_flow(
+    client: TestClient,
+    tokens: Tokens,
+    handoff_factory: HandoffFactory,
+    settings: Settings,
+    rasa_broker: RasaBroker,
+) -> None:
+    """One bad event used to fail the batch's transaction on every poll: no transcript moved again."""
+    handoff = handoff_factory.create("conv-dl")
+    rasa_broker.publish("conv-dl", {"event": "user", "text": "before", "timestamp": CUTOFF + 1})
+    rasa_broker.publish("conv-dl", {"event": "user", "text": "my code is 123456", "timestamp": "soon"})
+    rasa_broker.publish("conv-dl", {"event": "user", "text": "after", "timestamp": CUTOFF + 3})
+
+    assert _consume(settings) == 2
+    assert _consume(settings) == 0
+    assert _transcript(client, tokens, handoff["id"])[3:] == [("customer", "before"), ("customer", "after")]
+    engine = make_engine(settings.sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        letters = list(session.scalars(select(DeadLetter)))
+    engine.dispose()
+    assert [(d.source_key, d.conversation_id, d.error.split(":")[0]) for d in letters] == [
+        ("rasa:2", "conv-dl", "ValueError")
+    ]
+    assert "123456" not in letters[0].event, "what the customer typed is kept masked"
+    metrics = client.get("/metrics").text
+    assert "helpdesk_broker_dead_letters_total 1.0" in metrics
 
 
 def test_cursor_survives_a_restart_and_new_rows_are_read(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handoff_api.core.config import Settings
 from handoff_api.core.db import make_engine, make_session_factory
-from handoff_api.models import Handoff, HandoffEvent, Message
+from handoff_api.models import DeadLetter, Handoff, HandoffEvent, Message
 from handoff_api.ops import reports
 from handoff_api.rasa import amqp_broker as broker_amqp
 from handoff_api.rasa.amqp_broker import RabbitBrokerConsumer, source_key
@@ -299,6 +299,25 @@ async def test_bad_messages_are_dropped_and_logged_without_blocking_the_queue(
     bad = [fields for event, fields in logs.calls if event == "broker.amqp.bad_message"]
     not_an_event = "not an event with a sender_id"
     assert [fields["reason"] for fields in bad] == ["not JSON", "not JSON", not_an_event, not_an_event]
+    assert await rabbit.ready_messages() == 0
+
+
+async def test_an_event_that_cannot_be_applied_is_set_aside_and_the_rest_flow(
+    handoff_factory: HandoffFactory, sessions: sessionmaker[Session], rabbit: Rabbit
+) -> None:
+    """It used to fail its batch's transaction on every redelivery: no transcript moved again."""
+    handoff = handoff_factory.create("conv-dl")
+    await rabbit.publish("conv-dl", {"event": "user", "text": "before", "timestamp": CUTOFF + 1})
+    await rabbit.publish("conv-dl", {"event": "user", "text": "my code is 123456", "timestamp": "soon"})
+    await rabbit.publish("conv-dl", {"event": "user", "text": "after", "timestamp": CUTOFF + 3})
+
+    consumer = rabbit.consumer(sessions)
+    await _run_until(consumer, lambda: consumer.acked == 3, "all 3 messages acknowledged")
+    assert _lines(sessions, handoff["id"])[3:] == [("customer", "before"), ("customer", "after")]
+    with sessions() as session:
+        letters = list(session.scalars(select(DeadLetter)))
+    assert [(d.conversation_id, d.error.split(":")[0]) for d in letters] == [("conv-dl", "ValueError")]
+    assert "123456" not in letters[0].event and '"timestamp": "soon"' in letters[0].event
     assert await rabbit.ready_messages() == 0
 
 
