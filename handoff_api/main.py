@@ -4,7 +4,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from handoff_api.api import errors as ops_errors
+from handoff_api.api.deps import metrics_access
 from handoff_api.api.middleware.body_size import BodySizeLimit
 from handoff_api.api.middleware.rate_limit import RateLimitMiddleware
 from handoff_api.api.middleware.request_id import RequestIdMiddleware
@@ -163,7 +164,9 @@ def create_app(
         token_limit_per_minute=settings.helpdesk_token_rate_limit_per_minute,
         rejected=rate_limited,
     )
-    Instrumentator(registry=registry).instrument(app).expose(app, include_in_schema=False)
+    Instrumentator(registry=registry).instrument(app).expose(
+        app, include_in_schema=False, dependencies=[Depends(metrics_access)]
+    )
     app.add_middleware(RequestIdMiddleware)
     document_domain_errors(app)
     ops_errors.register(app)

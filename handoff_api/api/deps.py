@@ -2,6 +2,7 @@
 the mailer."""
 
 import contextlib
+import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -168,3 +169,23 @@ def get_mailer(request: Request) -> Mailer:
 
 DirectoryDep = Annotated[Directory, Depends(get_directory)]
 MailerDep = Annotated[Mailer, Depends(get_mailer)]
+
+
+async def metrics_access(request: Request, credentials: Credentials) -> None:
+    """`/metrics` with the metrics token (HELPDESK_METRICS_TOKEN); without one set, in demo mode only."""
+    settings: Settings = request.app.state.settings
+    expected = settings.helpdesk_metrics_token
+    if not expected:
+        if settings.helpdesk_demo:
+            return
+        raise HTTPException(
+            status_code=status.HTTP_404_NOT_FOUND,
+            detail="metrics are off: set HELPDESK_METRICS_TOKEN and scrape with it as a bearer token",
+        )
+    given = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="the metrics token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )

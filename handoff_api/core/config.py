@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     # Unset, a random key is generated once under the data dir.
     helpdesk_secret_key: str | None = None
     helpdesk_demo: bool = False
+    # `/metrics` answers only with `Authorization: Bearer <this>` (Prometheus: `authorization.credentials`).
+    # Unset: open in demo mode, off (404) otherwise: queue figures are not for the whole internet.
+    helpdesk_metrics_token: str | None = None
     helpdesk_public_url: str | None = None
     # Articles imported on the very first start; empty string: start with an empty knowledge base.
     helpdesk_kb_seed_dir: Path | None = None

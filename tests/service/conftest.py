@@ -61,6 +61,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield from _postgres_database()
 
 
+# What Prometheus sends to read /metrics (HELPDESK_METRICS_TOKEN).
+METRICS_TOKEN = "test-metrics-token"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
 # A few real articles: enough to search, quick to embed for every test's fresh database.
 STARTER_SAMPLE = ("password-reset", "vpn-windows", "wifi-guest")
 
@@ -89,7 +93,7 @@ def migrated_settings(database_url: str, folder: Path, kb_seed_dir: Path, **over
         rasa_events_db_url=f"sqlite:///{folder / 'rasa_events.db'}",
         helpdesk_kb_seed_dir=kb_seed_dir,
         helpdesk_kb_warm_start=False,
-        **overrides,
+        **{"helpdesk_metrics_token": METRICS_TOKEN, **overrides},
     )
 
 

@@ -31,7 +31,7 @@ GET    /docs                                                              200  2
 GET    /docs/oauth2-redirect                                              200  200  200  200  200  200  200
 GET    /redoc                                                             200  200  200  200  200  200  200
 GET    /healthz                                                           200  200  200  200  200  200  200
-GET    /metrics                                                           200  200  200  200  200  200  200
+GET    /metrics                                                           401  401  401  401  401  401  401
 POST   /api/v1/handoffs                                                   401  201  403  403  403  403  403
 GET    /api/v1/handoffs/{handoff_id}                                      401  403  200  403  403  200  403
 POST   /api/v1/handoffs/{handoff_id}/claim                                401  403  200  403  403  200  403
@@ -50,6 +50,8 @@ GET    /api/v1/events                                                     401  4
 GET    /api/v1/kb/search                                                  401  200  200  200  200  200  200
 GET    /api/v1/kb/articles                                                401  403  200  200  200  200  200
 POST   /api/v1/kb/articles                                                401  403  403  403  403  403  201
+POST   /api/v1/kb/articles/import                                         401  403  403  403  403  403  200
+GET    /api/v1/kb/index                                                   401  200  200  200  200  200  200
 GET    /api/v1/kb/articles/{article_id}                                   401  200  200  200  200  200  200
 PUT    /api/v1/kb/articles/{article_id}                                   401  403  403  403  403  403  200
 DELETE /api/v1/kb/articles/{article_id}                                   401  403  403  403  403  403  204
@@ -107,6 +109,7 @@ REQUESTS: dict[tuple[str, str], Req] = {
     ("GET", "/api/v1/events"): Req(headers={"Last-Event-ID": "-1"}),
     ("GET", "/api/v1/kb/search"): Req(query={"q": "vpn", "k": "2"}),
     ("POST", "/api/v1/kb/articles"): Req(body={"title": "A title", "body": "Some body text."}),
+    ("POST", "/api/v1/kb/articles/import"): Req(body={"articles": [{"title": "Imported", "body": "Text."}]}),
     ("PUT", "/api/v1/kb/articles/{article_id}"): Req(body={"version": 1, "title": "New title"}),
     ("POST", "/api/v1/kb/gaps/draft"): Req(body={"questions": ["how do I print?"]}),
     ("POST", "/api/v1/identity/verifications"): Req(

@@ -18,7 +18,7 @@ from handoff_api.core.db import make_engine, make_session_factory, transaction
 from handoff_api.main import create_app
 from handoff_api.models import Handoff, KbQuery, Rating
 from knowledge_base.embeddings import MiniLMEmbedder
-from tests.service.conftest import HandoffFactory, Tokens
+from tests.service.conftest import METRICS_AUTH, HandoffFactory, Tokens
 
 
 def _metric(text: str, name: str, **labels: str) -> float:
@@ -56,6 +56,23 @@ def test_request_id_is_echoed_or_generated_and_logged_without_secrets(
 # --- metrics -------------------------------------------------------------------------------------
 
 
+def test_metrics_need_the_metrics_token_and_are_off_without_one(
+    client: TestClient, tokens: Tokens, settings: Settings, embedder: MiniLMEmbedder
+) -> None:
+    assert client.get("/metrics", headers=METRICS_AUTH).status_code == 200
+    assert client.get("/metrics").status_code == 401
+    # An agent's or the bot's token is not the metrics token.
+    for role in ("lead", "bot"):
+        assert client.get("/metrics", headers=tokens.auth(role)).status_code == 401
+    unset = settings.model_copy(update={"helpdesk_metrics_token": None})
+    with TestClient(create_app(unset, background=False, embedder=embedder)) as off:
+        refused = off.get("/metrics")
+        assert refused.status_code == 404 and "HELPDESK_METRICS_TOKEN" in refused.json()["detail"]
+    demo = settings.model_copy(update={"helpdesk_metrics_token": None, "helpdesk_demo": True})
+    with TestClient(create_app(demo, background=False, embedder=embedder)) as open_:
+        assert open_.get("/metrics").status_code == 200
+
+
 def test_metrics_show_queues_breaches_and_reasons(
     client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory, settings: Settings
 ) -> None:
@@ -75,7 +92,7 @@ def test_metrics_show_queues_breaches_and_reasons(
             )
         )
     engine.dispose()
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=METRICS_AUTH).text
     assert _metric(text, "helpdesk_metrics_db_up") == 1
     assert _metric(text, "helpdesk_queue_length", tier="l2") == 2
     assert _metric(text, "helpdesk_queue_length", tier="l3") == 1
@@ -115,10 +132,12 @@ def test_failed_tokens_from_one_address_get_429_with_retry_after(client: TestCli
     # Even a right token from that address waits; requests without a token are not blocked.
     assert client.get("/api/v1/queues/l2", headers=tokens.auth("l2")).status_code == 429
     assert client.get("/healthz").status_code == 200
-    assert (
-        _metric(client.get("/metrics").text, "helpdesk_rate_limited_requests_total", kind="auth_failures")
-        == 2
-    )
+    # The metrics token is a bearer token too: from that address it waits as well; Prometheus scrapes
+    # from its own address.
+    assert client.get("/metrics", headers=METRICS_AUTH).status_code == 429
+    prometheus = TestClient(client.app, client=("10.0.0.9", 9090))
+    metrics = prometheus.get("/metrics", headers=METRICS_AUTH)
+    assert _metric(metrics.text, "helpdesk_rate_limited_requests_total", kind="auth_failures") == 3
 
 
 def test_per_token_limit(settings: Settings, tokens: Tokens, embedder: MiniLMEmbedder) -> None:

@@ -10,7 +10,15 @@ from handoff_api.core.config import Settings
 from handoff_api.core.db import make_engine, make_session_factory
 from handoff_api.models import DeadLetter
 from handoff_api.rasa.sql_broker import SqlBrokerSource, consume_once
-from tests.service.conftest import CUTOFF, HandoffFactory, RasaBroker, Tokens, _consume, _transcript
+from tests.service.conftest import (
+    CUTOFF,
+    METRICS_AUTH,
+    HandoffFactory,
+    RasaBroker,
+    Tokens,
+    _consume,
+    _transcript,
+)
 
 
 # The last line of the transcript the bot sent with the handoff (see conftest).
@@ -80,7 +88,7 @@ def test_an_event_that_cannot_be_applied_is_set_aside_and_the_rest_flow(
         ("rasa:2", "conv-dl", "ValueError")
     ]
     assert "123456" not in letters[0].event, "what the customer typed is kept masked"
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=METRICS_AUTH).text
     assert "helpdesk_broker_dead_letters_total 1.0" in metrics
 
 
