@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, status
 from sqlalchemy import select
 
 from handoff_api.api.deps import CurrentBot, SessionDep, require_roles
-from handoff_api.core.errors import Invalid
+from handoff_api.core.errors import Conflict, Invalid
 from handoff_api.feedback import schemas
 from handoff_api.models import Handoff, Rating, User
 
@@ -33,6 +33,9 @@ def create_rating(body: schemas.RatingIn, session: SessionDep, _bot: CurrentBot)
         # A conversation rates only its own handoffs.
         if handoff is None or handoff.conversation_id != body.conversation_id:
             raise Invalid("handoff_id: no handoff of this conversation has that id")
+        # Once per handoff: an engineer's figures are not for anyone to stuff.
+        if session.scalar(select(Rating.id).where(Rating.handoff_id == handoff.id).limit(1)) is not None:
+            raise Conflict(f"handoff {handoff.number} has been rated already")
     rating = Rating(
         conversation_id=body.conversation_id,
         handoff_id=body.handoff_id,

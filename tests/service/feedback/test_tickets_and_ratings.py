@@ -86,6 +86,13 @@ def test_ratings_of_a_conversation_and_of_its_handoff(
     )
     assert rated.status_code == 201
     assert (rated.json()["rating"], rated.json()["comment"]) == (2, "slow")
+    # Once per handoff: a second rating (a flood, or a customer tapping twice) changes nothing.
+    again = client.post(
+        "/api/v1/ratings",
+        json={"conversation_id": "conv-rate", "handoff_id": handoff["id"], "rating": 1},
+        headers=bot,
+    )
+    assert again.status_code == 409 and handoff["number"] in again.json()["detail"]
     listed = client.get("/api/v1/ratings", params={"handoff_id": handoff["id"]}, headers=tokens.auth("lead"))
     assert [r["rating"] for r in listed.json()] == [2]
     assert client.get("/api/v1/ratings", headers=tokens.auth("l2")).status_code == 403
