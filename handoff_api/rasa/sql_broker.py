@@ -39,6 +39,8 @@ BATCH = 500
 # Until Rasa has created its table (its first start) the table is looked for this often, not on every poll:
 # looking for a missing table (reflection) costs a few milliseconds of CPU, ten times a second.
 TABLE_LOOK_AGAIN_SECONDS = 1.0
+# How long a hole in Rasa's row ids is waited for before it is taken for a rolled-back insert.
+GAP_WAIT_SECONDS = 3.0
 # The database away or a concurrent writer: the batch is retried as it is, nothing is set aside.
 RETRYABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeout, IntegrityError)
 
@@ -46,11 +48,15 @@ RETRYABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, Pool
 class SqlBrokerSource:
     """Reads Rasa's SQL event broker table."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, engine: Engine, clock: Callable[[], float] = time.monotonic, gap_wait: float = GAP_WAIT_SECONDS
+    ) -> None:
         self._engine = engine
         self._clock = clock
         self._table: Table | None = None
         self._look_again_at = 0.0
+        self._gap_wait = gap_wait
+        self._gap_since: float | None = None
 
     def waiting_for_table(self) -> bool:
         """The table was missing (or the database away) less than TABLE_LOOK_AGAIN_SECONDS ago."""
@@ -68,13 +74,35 @@ class SqlBrokerSource:
                     .order_by(table.c.id)
                     .limit(limit)
                 )
-                return [(int(r[0]), str(r[1]), str(r[2])) for r in result]
+                rows = [(int(r[0]), str(r[1]), str(r[2])) for r in result]
         except (NoSuchTableError, OperationalError, ProgrammingError) as exc:
             # Rasa creates the table on its first start; until then there is nothing to read.
             self._table = None
             self._look_again_at = self._clock() + TABLE_LOOK_AGAIN_SECONDS
             log.debug("broker.not_ready", error=str(exc))
             return []
+        return self._up_to_a_gap(position, rows)
+
+    def _up_to_a_gap(self, position: int, rows: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+        """The rows before the first hole in the ids, until the hole has been open `gap_wait` seconds.
+
+        On PostgreSQL, Rasa's row 11 can be visible while row 10 is still being committed (two Rasa
+        instances, or two turns at once): a cursor moved past 11 would never read 10. A hole still open
+        after the wait was a rolled-back insert (sequences never reuse ids) and is stepped over, as the
+        handoff event feed does (handoffs/feed.py)."""
+        kept: list[tuple[int, str, str]] = []
+        expected = position + 1
+        for row in rows:
+            if row[0] > expected:
+                now = self._clock()
+                if self._gap_since is None:
+                    self._gap_since = now
+                if now - self._gap_since < self._gap_wait:
+                    break
+            self._gap_since = None
+            kept.append(row)
+            expected = row[0] + 1
+        return kept
 
 
 def _cursor(session: Session) -> int:

@@ -288,6 +288,15 @@ class RasaBroker:
                 )
             )
 
+    def publish_at(self, row_id: int, sender_id: str, event: dict[str, object]) -> None:
+        """A row with the id PostgreSQL handed out, committed whenever the test says."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(self.table).values(
+                    id=row_id, sender_id=sender_id, data=json.dumps({"sender_id": sender_id, **event})
+                )
+            )
+
     def publish_raw(self, sender_id: str, data: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(insert(self.table).values(sender_id=sender_id, data=data))

@@ -92,6 +92,45 @@ def test_an_event_that_cannot_be_applied_is_set_aside_and_the_rest_flow(
     assert "helpdesk_broker_dead_letters_total 1.0" in metrics
 
 
+def test_a_row_committed_late_is_not_skipped(
+    client: TestClient,
+    tokens: Tokens,
+    handoff_factory: HandoffFactory,
+    settings: Settings,
+    rasa_broker: RasaBroker,
+) -> None:
+    """Row 2 commits after row 3 (two Rasa instances on PostgreSQL): the reader waits at the hole, and
+    steps over it only when it stays open (a rolled-back insert)."""
+    handoff = handoff_factory.create("conv-gap")
+    now = [100.0]
+    engine = make_engine(settings.sqlalchemy_url)
+    events_engine = make_engine(settings.events_db_url, write_transactions=False)
+    source = SqlBrokerSource(events_engine, clock=lambda: now[0], gap_wait=3.0)
+    factory = make_session_factory(engine)
+    try:
+        rasa_broker.publish_at(1, "conv-gap", {"event": "user", "text": "one", "timestamp": CUTOFF + 1})
+        rasa_broker.publish_at(3, "conv-gap", {"event": "user", "text": "three", "timestamp": CUTOFF + 3})
+        assert consume_once(factory, source) == 1
+        now[0] += 1
+        assert consume_once(factory, source) == 0, "waits at the hole"
+        rasa_broker.publish_at(2, "conv-gap", {"event": "user", "text": "two", "timestamp": CUTOFF + 2})
+        assert consume_once(factory, source) == 2
+        assert _transcript(client, tokens, handoff["id"])[3:] == [
+            ("customer", "one"),
+            ("customer", "two"),
+            ("customer", "three"),
+        ]
+        # A hole that stays open (an insert rolled back) is stepped over after the wait.
+        rasa_broker.publish_at(5, "conv-gap", {"event": "user", "text": "five", "timestamp": CUTOFF + 5})
+        assert consume_once(factory, source) == 0
+        now[0] += 3.5
+        assert consume_once(factory, source) == 1
+        assert _transcript(client, tokens, handoff["id"])[-1] == ("customer", "five")
+    finally:
+        engine.dispose()
+        events_engine.dispose()
+
+
 def test_cursor_survives_a_restart_and_new_rows_are_read(
     client: TestClient,
     tokens: Tokens,
