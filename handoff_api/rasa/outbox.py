@@ -1,12 +1,12 @@
 """Delivers agent messages and returns-to-bot to Rasa, in order per conversation, retrying with backoff."""
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from anyio import to_thread
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from handoff_api.handoffs.service import TRIGGER_INTENT
@@ -20,11 +20,44 @@ def backoff_seconds(attempts: int, ceiling: float) -> float:
     return float(min(ceiling, 0.5 * 2 ** max(attempts - 1, 0)))
 
 
-def _pending(factory: sessionmaker[Session]) -> list[OutboxItem]:
+# A pass serves at most this many conversations, and this many items of each, in order.
+CONVERSATIONS_PER_PASS = 200
+ITEMS_PER_CONVERSATION = 50
+
+
+def _pending(factory: sessionmaker[Session], now: datetime) -> list[OutboxItem]:
+    """The pending items of the conversations whose next item is due, the longest waiting first.
+
+    Chosen by conversation, not by item id: the first 200 pending items used to be read, so 200 items
+    of conversations that keep failing (backing off) hid every other conversation's replies."""
+    firsts = (
+        select(OutboxItem.conversation_id, func.min(OutboxItem.id).label("first_id"))
+        .where(OutboxItem.status == "pending")
+        .group_by(OutboxItem.conversation_id)
+        .subquery()
+    )
+    due = (
+        select(firsts.c.conversation_id)
+        .join(OutboxItem, OutboxItem.id == firsts.c.first_id)
+        .where(OutboxItem.next_attempt_at <= now)
+        .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+        .limit(CONVERSATIONS_PER_PASS)
+    )
+    place = (
+        func.row_number().over(partition_by=OutboxItem.conversation_id, order_by=OutboxItem.id).label("place")
+    )
+    numbered = (
+        select(OutboxItem.id, place)
+        .where(OutboxItem.status == "pending", OutboxItem.conversation_id.in_(due))
+        .subquery()
+    )
     with factory() as session:
         return list(
             session.scalars(
-                select(OutboxItem).where(OutboxItem.status == "pending").order_by(OutboxItem.id).limit(200)
+                select(OutboxItem)
+                .join(numbered, numbered.c.id == OutboxItem.id)
+                .where(numbered.c.place <= ITEMS_PER_CONVERSATION)
+                .order_by(OutboxItem.id)
             )
         )
 
@@ -112,7 +145,7 @@ async def deliver_due(
     """
     now = utcnow()
     conversations: dict[str, list[OutboxItem]] = {}
-    for item in await to_thread.run_sync(_pending, factory):
+    for item in await to_thread.run_sync(_pending, factory, now):
         conversations.setdefault(item.conversation_id, []).append(item)
     first_tries = {
         items[0].id

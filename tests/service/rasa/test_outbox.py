@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from starlette.routing import Route
 from handoff_api.core import logging as helpdesk_logging
 from handoff_api.core.config import Settings
 from handoff_api.core.db import make_engine, make_session_factory
-from handoff_api.models import OutboxItem
+from handoff_api.models import OutboxItem, utcnow
 from handoff_api.rasa.client import RasaClient
 from handoff_api.rasa.outbox import backoff_seconds, deliver_due
 from tests.service.conftest import HandoffFactory, ThreadedServer, Tokens
@@ -165,6 +166,40 @@ def test_conversations_are_delivered_side_by_side(
         server.stop()
     assert [status for status, _ in _statuses(settings)] == ["sent", "sent"]
     assert sorted(cid for cid, _, _ in rasa.received) == ["conv-side-a", "conv-side-b"]
+
+
+def test_conversations_that_keep_failing_do_not_hide_the_others(
+    client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory, settings: Settings
+) -> None:
+    """250 items of a conversation backing off used to fill the pass (the first 200 by id): every reply
+    to anyone else waited behind them."""
+    stuck = handoff_factory.create("conv-stuck")
+    engine = make_engine(settings.sqlalchemy_url)
+    later = utcnow() + timedelta(minutes=10)
+    with make_session_factory(engine).begin() as session:
+        session.add_all(
+            OutboxItem(
+                handoff_id=stuck["id"],
+                conversation_id="conv-stuck",
+                events=[{"event": "bot", "text": f"stuck {n}"}],
+                attempts=5,
+                next_attempt_at=later,
+            )
+            for n in range(250)
+        )
+    engine.dispose()
+    handoff = handoff_factory.create("conv-waiting")
+    base = f"/api/v1/handoffs/{handoff['id']}"
+    client.post(f"{base}/claim", headers=tokens.auth("l2"))
+    client.post(f"{base}/messages", json={"text": "for you"}, headers=tokens.auth("l2"))
+
+    rasa = StandInRasa()
+    server = ThreadedServer(rasa.app).start()
+    try:
+        assert _deliver(settings, server.url) == 1
+    finally:
+        server.stop()
+    assert [(cid, events[0]["text"]) for cid, _, events in rasa.received] == [("conv-waiting", "for you")]
 
 
 def test_the_rasa_token_never_reaches_the_log(
