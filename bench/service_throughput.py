@@ -328,6 +328,8 @@ def start_server(
         "HELPDESK_KB_SEED_DIR": str(seed),
         "HELPDESK_KB_WARM_START": "false",
         "HELPDESK_TOKEN_RATE_LIMIT_PER_MINUTE": "0",
+        # The demo directory and dev mailbox (nothing here signs anyone in or mails anything).
+        "HELPDESK_DEMO": "true",
         "RASA_URL": rasa_url,
         "RASA_EVENTS_DB_URL": f"sqlite:///{data_dir / 'rasa_events.db'}",
         "HF_HUB_OFFLINE": "1",

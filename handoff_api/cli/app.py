@@ -23,6 +23,13 @@ def serve(
     from handoff_api.core.migrate import upgrade
 
     settings = get_settings()
+    problems = [] if settings.helpdesk_demo else settings.unsafe_outside_demo()
+    if problems:
+        # Each line says what to set; HELPDESK_DEMO=true is for trying the desk, never for customers.
+        raise SystemExit(
+            "refusing to serve customers with these settings (HELPDESK_DEMO=true to try the desk):\n- "
+            + "\n- ".join(problems)
+        )
     upgrade(settings.sqlalchemy_url)
     serve_workers(
         "handoff_api.asgi:app",

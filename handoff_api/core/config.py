@@ -133,6 +133,42 @@ class Settings(BaseSettings):
                 f.write(secrets.token_urlsafe(48))
         return key_file.read_text().strip()
 
+    def unsafe_outside_demo(self) -> list[str]:
+        """What makes these settings unfit to serve real customers, each with what to set instead.
+        `helpdesk serve` refuses to start with any of them unless HELPDESK_DEMO is true."""
+        problems = []
+        secret = self.helpdesk_secret_key
+        if secret is not None and (secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH):
+            problems.append(
+                f"HELPDESK_SECRET_KEY is a placeholder or shorter than {MIN_SECRET_LENGTH} characters: set a "
+                "random one (openssl rand -hex 32), or leave it unset to have one generated in the data dir"
+            )
+        if self.rasa_token and (
+            self.rasa_token.lower() in PLACEHOLDER_SECRETS or len(self.rasa_token) < MIN_SECRET_LENGTH
+        ):
+            problems.append(
+                f"RASA_TOKEN is a placeholder or shorter than {MIN_SECRET_LENGTH} characters: set a random "
+                "one (openssl rand -hex 32), the same for Rasa's --auth-token"
+            )
+        if self.helpdesk_directory == "demo":
+            problems.append(
+                "HELPDESK_DIRECTORY is the demo directory (made-up people): set HELPDESK_DIRECTORY=ldap with "
+                "LDAP_URL, LDAP_BIND_DN, LDAP_BIND_PASSWORD and LDAP_BASE_DN"
+            )
+        if self.helpdesk_mail == "dev":
+            problems.append(
+                "HELPDESK_MAIL is the dev mailbox (nothing is sent: codes, reset links and follow-ups never "
+                "arrive): set HELPDESK_MAIL=smtp with SMTP_HOST, SMTP_PORT and SMTP_FROM"
+            )
+        return problems
+
+
+# What .env.example and the docs show, and other obvious ones: never a working secret outside demo mode.
+PLACEHOLDER_SECRETS = frozenset(
+    {"a-long-random-string", "change-me", "change-me-too", "changeme", "secret", "password", "test"}
+)
+MIN_SECRET_LENGTH = 32
+
 
 @lru_cache
 def get_settings() -> Settings:

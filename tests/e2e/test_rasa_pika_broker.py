@@ -88,6 +88,7 @@ def service(tmp_path: Path, rabbit: tuple[Any, Names]) -> Iterator[tuple[str, di
     env.update(
         HELPDESK_PORT=str(port),
         HELPDESK_KB_WARM_START="false",
+        HELPDESK_DEMO="true",
         HELPDESK_EVENT_BROKER="rabbitmq",
         RABBITMQ_URL=RABBITMQ_URL,
         RABBITMQ_QUEUE=names.queue,

@@ -99,6 +99,8 @@ class Cluster:
             # Each worker pushes agent messages through a different Rasa instance.
             RASA_URL=self.rasa_urls[index],
             RASA_TOKEN=self.rasa_token,
+            # The demo directory and dev mailbox: `helpdesk serve` refuses them otherwise.
+            HELPDESK_DEMO="true",
         )
         env.update(self.extra_env)
         return env

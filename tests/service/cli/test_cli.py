@@ -100,3 +100,30 @@ def test_kb_import_reports_a_broken_file_and_keeps_the_rest(cli_env: Path) -> No
     assert result.exit_code == 1
     assert "bad-one.md" in result.output and "status" in result.output
     assert "1 created" in result.output
+
+
+def test_serve_refuses_placeholder_secrets_the_demo_directory_and_the_dev_mailbox(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HELPDESK_DEMO", raising=False)
+    monkeypatch.setenv("HELPDESK_SECRET_KEY", "a-long-random-string")  # what .env.example shows
+    monkeypatch.setenv("RASA_TOKEN", "change-me-too")
+    refused = CliRunner().invoke(app, ["serve", "--port", "1"])
+    assert refused.exit_code == 1
+    for setting in ("HELPDESK_SECRET_KEY", "RASA_TOKEN", "HELPDESK_DIRECTORY=ldap", "HELPDESK_MAIL=smtp"):
+        assert setting in refused.output, (setting, refused.output)
+    assert not (cli_env / "helpdesk.db").exists(), "refused before touching the database"
+
+    # Real settings: nothing to say.
+    real = Settings(
+        helpdesk_data_dir=cli_env,
+        helpdesk_secret_key="0f" * 32,
+        rasa_token="9a" * 32,
+        helpdesk_directory="ldap",
+        helpdesk_mail="smtp",
+    )
+    assert real.unsafe_outside_demo() == []
+    short = real.model_copy(update={"helpdesk_secret_key": "short-but-not-a-placeholder"})
+    assert ["HELPDESK_SECRET_KEY" in problem for problem in short.unsafe_outside_demo()] == [True]
+    # Unset, a random key is generated in the data dir: that is safe.
+    assert real.model_copy(update={"helpdesk_secret_key": None}).unsafe_outside_demo() == []

@@ -67,6 +67,8 @@ def _service_env(data_dir: Path) -> dict[str, str]:
     return env | {
         "HELPDESK_DATA_DIR": str(data_dir),
         "HELPDESK_SECRET_KEY": "serving-test-secret",
+        # The demo directory and dev mailbox: `helpdesk serve` refuses them otherwise.
+        "HELPDESK_DEMO": "true",
         "HELPDESK_KB_SEED_DIR": str(seed),
         "HELPDESK_KB_WARM_START": "false",
         "HF_HUB_OFFLINE": "1",
