@@ -9,7 +9,9 @@
   var base = new URL(".", script.src);
   var data = script.dataset;
   var config = {
-    rasaUrl: data.rasaUrl || base.protocol + "//" + base.hostname + ":5005",
+    // Served on the standard port (behind the proxy, which passes /socket.io/ to Rasa): this origin;
+    // served by the service itself on its own port (make run): Rasa's port on the same host.
+    rasaUrl: data.rasaUrl || (base.port ? base.protocol + "//" + base.hostname + ":5005" : base.origin),
     title: data.title || "IT help desk",
     startOpen: data.open === "true",
     socketPath: data.socketPath || "/socket.io",

@@ -38,6 +38,7 @@ def test_the_services_of_the_topology_are_there(compose: dict[str, Any]) -> None
         "action-server",
         "helpdesk-migrate",
         "helpdesk",
+        "proxy",
     }
     rasa_build = compose["services"]["rasa"]["build"]
     dockerfile = (ROOT / rasa_build["dockerfile"]).read_text()
@@ -50,6 +51,57 @@ def test_the_services_of_the_topology_are_there(compose: dict[str, Any]) -> None
         assert f'"{package}=={tested[package]}"' in dockerfile, package
     command = compose["services"]["rasa"]["command"]
     assert command[:3] == ["run", "--enable-api", "--auth-token"] and command[3] == "change-me-too"
+
+
+def _published(port: Any) -> tuple[str | None, str]:
+    """(host address or None for every interface, host port), from either form docker-compose writes."""
+    if isinstance(port, dict):
+        return port.get("host_ip"), str(port["published"])
+    parts = str(port).split("/")[0].split(":")
+    return (parts[0] if len(parts) == 3 else None), parts[-2]
+
+
+def test_only_the_proxy_is_published_and_rasas_api_stays_inside(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    published = {
+        name: [_published(p) for p in service.get("ports", [])] for name, service in services.items()
+    }
+    # Rasa's whole HTTP API (trackers, bot messages, models) was published on every interface.
+    assert published["rasa"] == []
+    assert "--cors" not in services["rasa"]["command"]
+    # Administration ports on the host's loopback only.
+    assert published["helpdesk"] == [("127.0.0.1", "8000")]
+    assert published["rabbitmq"] == [("127.0.0.1", "15672")]
+    for name in ("postgres", "redis", "action-server", "helpdesk-migrate"):
+        assert published[name] == [], name
+    proxy = services["proxy"]
+    assert proxy["image"].startswith("caddy:2")
+    assert sorted(port for _, port in published["proxy"]) == ["443", "80"]
+    caddyfile = (ROOT / "deploy/Caddyfile").read_text()
+    assert any(
+        str(v).startswith(f"{ROOT / 'deploy/Caddyfile'}:/etc/caddy/Caddyfile") for v in proxy["volumes"]
+    )
+    routes = [line.split() for line in caddyfile.splitlines() if line.strip().startswith("@")]
+    rasa_paths = next(words[2:] for words in routes if words[0] == "@rasa_channels")
+    # The widget and the messengers; never Rasa's API (/conversations, /model, /status) or REST channel.
+    assert "/socket.io/*" in rasa_paths and "/webhooks/telegram/*" in rasa_paths
+    assert not any(
+        p.startswith(("/conversations", "/model", "/status", "/webhooks/rest")) for p in rasa_paths
+    )
+    assert "reverse_proxy rasa:5005" in caddyfile and "reverse_proxy helpdesk:8000" in caddyfile
+    assert ["@metrics", "path", "/metrics"] in routes
+
+
+def test_compose_runs_with_a_real_directory_and_mail_unless_told_it_is_a_demo(
+    compose: dict[str, Any],
+) -> None:
+    env = compose["services"]["helpdesk"]["environment"]
+    assert (env["HELPDESK_DEMO"], env["HELPDESK_DIRECTORY"], env["HELPDESK_MAIL"]) == (
+        "false",
+        "ldap",
+        "smtp",
+    )
+    assert env["LDAP_URL"].startswith("ldaps://") and env["SMTP_HOST"] and env["SMTP_FROM"]
 
 
 def test_everything_waits_for_what_it_needs_to_be_healthy(compose: dict[str, Any]) -> None:
