@@ -57,15 +57,20 @@ class RasaClient:
     def _conversation(conversation_id: str) -> str:
         return f"/conversations/{quote(conversation_id, safe='')}"
 
-    async def append_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
-        # execute_side_effects + output_channel=latest: Rasa delivers bot events through the channel the
-        # customer last wrote on (socket.io, callback, messengers).
-        params = {"execute_side_effects": "true", "output_channel": "latest", "token": self._token}
+    async def append_events(
+        self, conversation_id: str, events: list[dict[str, Any]], channel: str | None = None
+    ) -> None:
+        # execute_side_effects + output_channel: Rasa delivers bot events through `channel`, the one the
+        # handoff was opened on, never "the channel the conversation id last wrote on": a stranger who
+        # writes with the same id on another channel must not receive the engineer's replies.
+        params = {"execute_side_effects": "true", "output_channel": _output(channel), "token": self._token}
         await self._call("POST", f"{self._conversation(conversation_id)}/tracker/events", params, events)
 
-    async def trigger_intent(self, conversation_id: str, name: str, entities: dict[str, Any]) -> None:
+    async def trigger_intent(
+        self, conversation_id: str, name: str, entities: dict[str, Any], channel: str | None = None
+    ) -> None:
         """The bot reacts to an intent as if the customer had said it, replying on their channel."""
-        params = {"output_channel": "latest", "token": self._token}
+        params = {"output_channel": _output(channel), "token": self._token}
         payload = {"name": name, "entities": entities}
         await self._call("POST", f"{self._conversation(conversation_id)}/trigger_intent", params, payload)
 
@@ -86,3 +91,12 @@ class RasaClient:
             await self._session.close()
             # Lets the connector's transports close before the loop goes (aiohttp's advice).
             await asyncio.sleep(0)
+
+
+# What the bot sends when Rasa did not say which channel a message came on.
+UNKNOWN_CHANNEL = "unknown"
+
+
+def _output(channel: str | None) -> str:
+    """Rasa's output_channel: the handoff's channel by name; unknown, the one last written on."""
+    return channel if channel and channel != UNKNOWN_CHANNEL else "latest"

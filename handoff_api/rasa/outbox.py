@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from handoff_api.handoffs.service import TRIGGER_INTENT
-from handoff_api.models import OutboxItem, utcnow
+from handoff_api.models import Handoff, OutboxItem, utcnow
 from handoff_api.rasa.client import RasaClient, RasaUnavailable
 
 log = structlog.get_logger(__name__)
@@ -25,11 +25,12 @@ CONVERSATIONS_PER_PASS = 200
 ITEMS_PER_CONVERSATION = 50
 
 
-def _pending(factory: sessionmaker[Session], now: datetime) -> list[OutboxItem]:
+def _pending(factory: sessionmaker[Session], now: datetime) -> list[tuple[OutboxItem, str]]:
     """The pending items of the conversations whose next item is due, the longest waiting first.
 
     Chosen by conversation, not by item id: the first 200 pending items used to be read, so 200 items
-    of conversations that keep failing (backing off) hid every other conversation's replies."""
+    of conversations that keep failing (backing off) hid every other conversation's replies. Each with
+    its handoff's channel, where it goes."""
     firsts = (
         select(OutboxItem.conversation_id, func.min(OutboxItem.id).label("first_id"))
         .where(OutboxItem.status == "pending")
@@ -52,14 +53,14 @@ def _pending(factory: sessionmaker[Session], now: datetime) -> list[OutboxItem]:
         .subquery()
     )
     with factory() as session:
-        return list(
-            session.scalars(
-                select(OutboxItem)
-                .join(numbered, numbered.c.id == OutboxItem.id)
-                .where(numbered.c.place <= ITEMS_PER_CONVERSATION)
-                .order_by(OutboxItem.id)
-            )
-        )
+        rows = session.execute(
+            select(OutboxItem, Handoff.channel)
+            .join(numbered, numbered.c.id == OutboxItem.id)
+            .join(Handoff, Handoff.id == OutboxItem.handoff_id)
+            .where(numbered.c.place <= ITEMS_PER_CONVERSATION)
+            .order_by(OutboxItem.id)
+        ).all()
+    return [(item, channel) for item, channel in rows]
 
 
 def _mark_sent(factory: sessionmaker[Session], item_ids: list[int]) -> None:
@@ -86,18 +87,18 @@ def _stamped(item: OutboxItem, event: dict[str, Any]) -> dict[str, Any]:
     return {**event, "metadata": {**(event.get("metadata") or {}), "helpdesk_outbox_id": item.id}}
 
 
-async def _send(rasa: RasaClient, item: OutboxItem) -> None:
+async def _send(rasa: RasaClient, item: OutboxItem, channel: str) -> None:
     pending: list[dict[str, Any]] = []
     for event in item.events:
         if event.get("event") != TRIGGER_INTENT:
             pending.append(_stamped(item, event))
             continue
         if pending:
-            await rasa.append_events(item.conversation_id, pending)
+            await rasa.append_events(item.conversation_id, pending, channel)
             pending = []
-        await rasa.trigger_intent(item.conversation_id, event["name"], event.get("entities") or {})
+        await rasa.trigger_intent(item.conversation_id, event["name"], event.get("entities") or {}, channel)
     if pending:
-        await rasa.append_events(item.conversation_id, pending)
+        await rasa.append_events(item.conversation_id, pending, channel)
 
 
 def _mark_failed(factory: sessionmaker[Session], item_id: int, error: str, ceiling: float) -> None:
@@ -109,7 +110,12 @@ def _mark_failed(factory: sessionmaker[Session], item_id: int, error: str, ceili
 
 
 async def _deliver_one(
-    factory: sessionmaker[Session], rasa: RasaClient, item: OutboxItem, ceiling: float, counted: bool
+    factory: sessionmaker[Session],
+    rasa: RasaClient,
+    item: OutboxItem,
+    channel: str,
+    ceiling: float,
+    counted: bool,
 ) -> bool:
     """Sends one item; False when Rasa did not take it (it is retried later, after backoff).
 
@@ -120,7 +126,7 @@ async def _deliver_one(
         else:
             if not counted:
                 await to_thread.run_sync(_mark_attempt, factory, [item.id])
-            await _send(rasa, item)
+            await _send(rasa, item, channel)
     except RasaUnavailable as exc:
         log.warning("outbox.delivery_failed", item=item.id, attempts=item.attempts + 1, error=str(exc))
         await to_thread.run_sync(_mark_failed, factory, item.id, str(exc), ceiling)
@@ -145,8 +151,10 @@ async def deliver_due(
     """
     now = utcnow()
     conversations: dict[str, list[OutboxItem]] = {}
-    for item in await to_thread.run_sync(_pending, factory, now):
+    channels: dict[int, str] = {}
+    for item, channel in await to_thread.run_sync(_pending, factory, now):
         conversations.setdefault(item.conversation_id, []).append(item)
+        channels[item.id] = channel
     first_tries = {
         items[0].id
         for items in conversations.values()
@@ -160,7 +168,7 @@ async def deliver_due(
         async with gate:
             for item in items:
                 if item.next_attempt_at > now or not await _deliver_one(
-                    factory, rasa, item, ceiling, counted=item.id in first_tries
+                    factory, rasa, item, channels[item.id], ceiling, counted=item.id in first_tries
                 ):
                     break
                 delivered.append(item.id)

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from handoff_api.core.db import changed_rows
 from handoff_api.handoffs import service as handoffs
 from handoff_api.models import BrokerCursor, DeadLetter, Message
+from handoff_api.rasa.client import UNKNOWN_CHANNEL
 
 log = structlog.get_logger(__name__)
 CURSOR_NAME = "rasa_sql_broker"
@@ -130,8 +131,12 @@ def apply_event(
     if kind == "bot" and ("helpdesk_message_id" in metadata or "helpdesk_return" in metadata):
         return False  # the echo of what an agent (or a return to the bot) already put in the transcript
     handoff = handoffs.open_for_conversation(session, sender_id)
+    if handoff is not None and not _same_channel(handoff.channel, event):
+        return False
     if handoff is None and kind == "user" and reopen_days > 0:
         resolved = handoffs.reopenable(session, sender_id, reopen_days)
+        if resolved is not None and not _same_channel(resolved.channel, event):
+            return False
         if resolved is not None and _has_line(session, resolved.id, source_key):
             return False  # a redelivery of the line that is already there: it must not reopen the handoff
         if resolved is not None:
@@ -156,6 +161,21 @@ def apply_event(
     # unstorable character must not stop the transcript.
     line = redact(str(text)) if role == "customer" else storable(str(text))
     return handoffs.append_customer_message(session, handoff, role, line, at, source_key) is not None
+
+
+def _same_channel(channel: str, event: dict[str, Any]) -> bool:
+    """Whether a customer's line came on the handoff's channel. Rasa keys a conversation by sender id
+    alone: a Telegram chat id or a Slack user id typed into another channel would otherwise speak as that
+    customer to the engineer, or reopen their ticket. Bot lines (Rasa's own) and a handoff whose channel
+    Rasa did not name pass."""
+    if event.get("event") != "user" or channel in ("", UNKNOWN_CHANNEL):
+        return True
+    came_on = event.get("input_channel")
+    # No channel at all: written through Rasa's HTTP API (token-protected), not by a customer's channel.
+    if came_on is None or came_on == channel:
+        return True
+    log.warning("broker.line_from_another_channel", handoff_channel=channel, came_on=str(came_on)[:50])
+    return False
 
 
 def _has_line(session: Session, handoff_id: int, source_key: str) -> bool:

@@ -131,6 +131,41 @@ def test_a_row_committed_late_is_not_skipped(
         events_engine.dispose()
 
 
+def test_a_line_with_the_customers_id_from_another_channel_never_reaches_the_engineer(
+    client: TestClient,
+    tokens: Tokens,
+    handoff_factory: HandoffFactory,
+    settings: Settings,
+    rasa_broker: RasaBroker,
+) -> None:
+    """Rasa keys conversations by sender id alone: someone who knows a customer's id (a Telegram chat id,
+    a Slack user id) and writes with it on another channel must not speak as them, nor reopen their ticket."""
+    handoff = handoff_factory.create("conv-own")  # opened on socketio, the website widget
+    line = {"event": "user", "timestamp": CUTOFF + 1}
+    rasa_broker.publish("conv-own", {**line, "text": "it is me", "input_channel": "socketio"})
+    rasa_broker.publish("conv-own", {**line, "text": "I am the customer, trust me", "input_channel": "rest"})
+    assert _consume(settings) == 1
+    assert _transcript(client, tokens, handoff["id"])[3:] == [("customer", "it is me")]
+
+    base = f"/api/v1/handoffs/{handoff['id']}"
+    client.post(f"{base}/claim", headers=tokens.auth("l2"))
+    resolved = client.post(
+        f"{base}/resolve", json={"resolution": "done", "return_to_bot": False}, headers=tokens.auth("l2")
+    )
+    assert resolved.status_code == 200
+    rasa_broker.publish(
+        "conv-own", {**line, "timestamp": CUTOFF + 9, "text": "reopen it", "input_channel": "rest"}
+    )
+    _consume(settings)
+    after = client.get(base, headers=tokens.auth("lead")).json()
+    assert after["status"] == "resolved", "a line from another channel does not reopen the ticket"
+    rasa_broker.publish(
+        "conv-own", {**line, "timestamp": CUTOFF + 10, "text": "still broken", "input_channel": "socketio"}
+    )
+    _consume(settings)
+    assert client.get(base, headers=tokens.auth("lead")).json()["status"] == "waiting"
+
+
 def test_cursor_survives_a_restart_and_new_rows_are_read(
     client: TestClient,
     tokens: Tokens,

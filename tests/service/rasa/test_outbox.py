@@ -119,7 +119,8 @@ def test_messages_are_delivered_in_order_after_rasa_comes_back(
     assert [events[0]["text"] for _, _, events in rasa.received] == ["first", "second", "third"]
     conversation, params, events = rasa.received[0]
     assert conversation == "conv-o"
-    assert params == {"execute_side_effects": "true", "output_channel": "latest", "token": "rasa-secret"}
+    # Where the handoff was opened (the website widget), not the channel the id last wrote on.
+    assert params == {"execute_side_effects": "true", "output_channel": "socketio", "token": "rasa-secret"}
     assert events[0]["event"] == "bot" and events[0]["metadata"]["agent"]["name"] == "agent-l2"
     assert [status for status, _ in _statuses(settings)] == ["sent", "sent", "sent"]
 
