@@ -54,7 +54,14 @@ MESSENGERS = (
         {"slack_token": "SLACK_BOT_TOKEN", "slack_signing_secret": "SLACK_SIGNING_SECRET"},
         {"slack_channel": "SLACK_CHANNEL"},
     ),
-    Messenger("callback", "callback", {"url": "CALLBACK_URL"}, {"token": "CALLBACK_TOKEN"}),
+    # The bridge sends CALLBACK_SECRET as a bearer token (connectors.messengers.CallbackInput);
+    # CALLBACK_TOKEN is what Rasa sends the bridge with each reply.
+    Messenger(
+        "callback",
+        "connectors.messengers.CallbackInput",
+        {"url": "CALLBACK_URL", "secret": "CALLBACK_SECRET"},
+        {"token": "CALLBACK_TOKEN"},
+    ),
 )
 
 

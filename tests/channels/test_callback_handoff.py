@@ -71,6 +71,9 @@ class StandInMessenger:
         raise AssertionError(f"the bot should stay silent while an engineer holds the chat, sent {message}")
 
 
+BRIDGE_SECRET = "bridge-secret-for-the-test"
+
+
 @pytest.fixture(scope="module")
 def messenger() -> Iterator[StandInMessenger]:
     with StandInMessenger() as running:
@@ -82,7 +85,8 @@ def stack(messenger: StandInMessenger, tmp_path_factory: pytest.TempPathFactory)
     data_dir = tmp_path_factory.mktemp("stack")
     # What the Procfile does at start-up, with the messenger's address in CALLBACK_URL.
     effective = data_dir / "credentials.yml"
-    credentials.write(credentials.effective(credentials.BASE, {"CALLBACK_URL": messenger.url}), effective)
+    bridge = {"CALLBACK_URL": messenger.url, "CALLBACK_SECRET": BRIDGE_SECRET}
+    credentials.write(credentials.effective(credentials.BASE, bridge), effective)
     models = Path(os.environ.get("HELPDESK_DATA_DIR", ROOT / "var")) / "models"
     running = Stack(data_dir=data_dir, model=trained_model(models), credentials=effective)
     try:
@@ -94,7 +98,14 @@ def stack(messenger: StandInMessenger, tmp_path_factory: pytest.TempPathFactory)
 
 def test_handoff_over_the_callback_channel(stack: Stack, messenger: StandInMessenger) -> None:
     sender = f"messenger-user-{uuid.uuid4().hex[:8]}"
-    rasa = httpx.Client(base_url=stack.rasa_url, timeout=30)
+    rasa = httpx.Client(
+        base_url=stack.rasa_url, timeout=30, headers={"Authorization": f"Bearer {BRIDGE_SECRET}"}
+    )
+    # Without the bridge's secret nobody is heard, whatever `sender` they claim.
+    stranger = httpx.post(
+        f"{stack.rasa_url}/webhooks/callback/webhook", json={"sender": sender, "message": "hi"}, timeout=30
+    )
+    assert stranger.status_code == 401
     alice = httpx.Client(
         base_url=f"{stack.helpdesk_url}/api/v1",
         headers={"Authorization": f"Bearer {stack.tokens['alice']}"},

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 from connectors import credentials
-from connectors.messengers import TelegramInput
+from connectors.messengers import CallbackInput, TelegramInput
 from connectors.website import WebsiteInput, WebsiteOutput
 from rasa.core.channels.telegram import TelegramOutput
 from rasa.core.run import create_http_input_channels
@@ -22,6 +22,7 @@ MESSENGERS_ENV = {
     "SLACK_BOT_TOKEN": "xoxb-test",
     "SLACK_SIGNING_SECRET": "signing-secret",
     "CALLBACK_URL": "http://127.0.0.1:9/messages",
+    "CALLBACK_SECRET": "bridge-secret",
 }
 
 
@@ -43,6 +44,7 @@ def test_every_messenger_from_the_environment(tmp_path: Path) -> None:
     channels = {channel.name(): channel for channel in create_http_input_channels(None, str(out))}
     assert sorted(channels) == ["callback", "facebook", "rest", "slack", "socketio", "telegram"]
     assert isinstance(channels["telegram"], TelegramInput)
+    assert isinstance(channels["callback"], CallbackInput) and channels["callback"].secret == "bridge-secret"
 
 
 def test_a_half_configured_messenger_is_an_error(tmp_path: Path) -> None:
@@ -59,9 +61,13 @@ def test_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsy
     monkeypatch.setenv("CALLBACK_URL", "http://127.0.0.1:9/messages")
     monkeypatch.setenv("CALLBACK_TOKEN", "shared-secret")
     out = tmp_path / "var" / "credentials.yml"
+    # Without the secret the bridge would take anyone's messages: a half-configured channel.
+    assert credentials.main(["--out", str(out)]) == 2
+    monkeypatch.setenv("CALLBACK_SECRET", "bridge-secret")
     assert credentials.main(["--out", str(out)]) == 0
-    assert yaml.safe_load(out.read_text())["callback"] == {
+    assert yaml.safe_load(out.read_text())["connectors.messengers.CallbackInput"] == {
         "url": "http://127.0.0.1:9/messages",
+        "secret": "bridge-secret",
         "token": "shared-secret",
     }
     assert "callback" in capsys.readouterr().err

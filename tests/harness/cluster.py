@@ -113,6 +113,8 @@ class Cluster:
             SANIC_HOST="127.0.0.1",
             SOCKETIO_REDIS_URL=REDIS_URL,
             SOCKETIO_REDIS_CHANNEL=self.name,
+            # The REST channel (the benchmarks' customers) is open in demo mode only.
+            HELPDESK_DEMO="true",
         )
         env.update(self.extra_env)
         return env
