@@ -13,6 +13,8 @@ class Customer(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     email: EmailStr | None = None
     verified: bool = False
+    # When a one-time code proved who the customer is (the bot's "verified" lasts 15 minutes).
+    verified_at: UtcDatetime | None = None
     vip: bool = False
 
 

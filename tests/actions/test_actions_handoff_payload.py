@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.handoff.payload import build_handoff_payload, iso_timestamp
+from actions.handoff.payload import build_handoff_payload, iso_timestamp, verified_customer
 from helpdesk_text.redaction import CARD_MASK, CODE_MASK, PASSWORD_MASK
 
 from conversation_builder import BASE_TIMESTAMP, action, bot, conversation, slot, timeline, user
@@ -145,3 +145,23 @@ def test_unknown_channel_and_no_messages() -> None:
     assert payload["transcript"] == []
     assert payload["context"]["intent"] is None
     assert payload["summary"] == "General help: the customer asked for an engineer."
+
+
+def test_verified_holds_for_fifteen_minutes_and_says_when() -> None:
+    """At a shared computer the next person may be typing: an old proof is shown as a time, not as
+    "verified"."""
+    checked_at = BASE_TIMESTAMP + 10
+    customer = {"id": "jdoe", "name": "Jane Doe", "email": "jane.doe@example.com", "verified_at": checked_at}
+    tracker = conversation(
+        "conv-v", timeline(user("I need a human", "human_handoff")), slots={"verified_customer": customer}
+    )
+
+    fresh = verified_customer(tracker, now=checked_at + 14 * 60)
+    stale = verified_customer(tracker, now=checked_at + 16 * 60)
+
+    assert fresh is not None and fresh["verified"] is True
+    assert stale is not None and stale["verified"] is False and stale["id"] == "jdoe"
+    assert fresh["verified_at"] == stale["verified_at"] == iso_timestamp(checked_at)
+    # A slot from before the time was kept (no `verified_at`): never verified.
+    old = conversation("conv-o", timeline(user("hi", "greet")), slots={"verified_customer": {"id": "jdoe"}})
+    assert verified_customer(old) == {"id": "jdoe", "name": None, "email": None, "verified": False}

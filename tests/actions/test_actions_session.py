@@ -124,6 +124,22 @@ async def test_new_session_without_a_handoff_is_rasas_default(
 
 
 @pytest.mark.asyncio
+async def test_a_verification_never_carries_over_to_a_new_session(
+    service_down_env: None, domain: dict[str, Any]
+) -> None:
+    """Slots carry over, but who proved their identity in the last session may not be who types now."""
+    verified = (
+        slot("otp_code", "verified"),
+        slot("verification_id", "v-1"),
+        slot("verified_customer", {"id": "jdoe", "verified_at": 1.0}),
+        slot("account_lookups", 1),
+    )
+    events = await ActionSessionStart().run(CollectingDispatcher(), _fresh_conversation(*verified), domain)
+
+    assert events == [SessionStarted(), SlotSet("device", "laptop"), ActionExecuted("action_listen")]
+
+
+@pytest.mark.asyncio
 async def test_slots_are_not_carried_over_when_the_domain_says_so(
     service_down_env: None, domain: dict[str, Any]
 ) -> None:

@@ -95,7 +95,16 @@ def _carried_over_slots(tracker: Tracker) -> list[EventType]:
     for event in tracker.applied_events():
         if event.get("event") == "slot" and event.get("name"):
             latest[event["name"]] = event.get("value")
-    return [SlotSet(name, value) for name, value in latest.items() if value is not None]
+    return [
+        SlotSet(name, value)
+        for name, value in latest.items()
+        if value is not None and name not in NEVER_CARRIED_OVER
+    ]
+
+
+# A verification proves who typed in this session, not in the next one (an hour later, at a shared
+# computer, someone else may be at the keyboard): its slots start empty in every new session.
+NEVER_CARRIED_OVER = frozenset({"otp_code", "verification_id", "verified_customer", "account_lookups"})
 
 
 def _has_customer_messages(tracker: Tracker) -> bool:

@@ -5,6 +5,7 @@ Everything customer-typed that goes into the body passes through `redaction.reda
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
@@ -141,17 +142,31 @@ def build_handoff_payload(tracker: Tracker, reason: str | None = None) -> dict[s
     return payload
 
 
-def verified_customer(tracker: Tracker) -> dict[str, Any] | None:
-    """Who the customer is, once a one-time code proved it in this conversation."""
+# A one-time code proves who is at the keyboard for this long: after it, at a shared computer, the next
+# person may be typing. Older, the engineer sees who was verified and when, not "verified".
+VERIFIED_FOR_SECONDS = 15 * 60
+
+
+def verified_customer(tracker: Tracker, now: float | None = None) -> dict[str, Any] | None:
+    """Who the customer is, once a one-time code proved it in this conversation, and whether that
+    proof is still fresh (at most VERIFIED_FOR_SECONDS old)."""
     value = tracker.get_slot("verified_customer")
     if not isinstance(value, dict) or not value.get("id"):
         return None
-    return {
+    verified_at = value.get("verified_at")
+    fresh = (
+        isinstance(verified_at, int | float)
+        and 0 <= (now or time.time()) - verified_at <= VERIFIED_FOR_SECONDS
+    )
+    customer: dict[str, Any] = {
         "id": str(value["id"]),
         "name": value.get("name"),
         "email": value.get("email"),
-        "verified": True,
+        "verified": fresh,
     }
+    if isinstance(verified_at, int | float):
+        customer["verified_at"] = iso_timestamp(verified_at)
+    return customer
 
 
 def build_transcript(events: Iterable[dict[str, Any]]) -> list[dict[str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -96,7 +97,11 @@ async def check_code(dispatcher: CollectingDispatcher, tracker: Tracker, text: s
     state = body.get("status") if status == 200 else "error"
     if state == "verified":
         dispatcher.utter_message(response="utter_code_verified")
-        return {"otp_code": VERIFIED, "verified_customer": body.get("customer")}
+        customer = body.get("customer")
+        if isinstance(customer, dict):
+            # When the code was checked: "verified" holds for VERIFIED_FOR_SECONDS (handoff/payload.py).
+            customer = {**customer, "verified_at": time.time()}
+        return {"otp_code": VERIFIED, "verified_customer": customer}
     if state == "wrong_code":
         dispatcher.utter_message(response="utter_code_wrong", attempts_left=body.get("attempts_left"))
         return {"otp_code": None}

@@ -14,7 +14,13 @@ def test_bot_creates_a_handoff_with_context_and_transcript(client: TestClient, t
         "category": "network",
         "priority": "p2",
         "summary": "VPN drops every few minutes",
-        "customer": {"id": "jdoe", "name": "Jane Doe", "email": "jane.doe@example.com", "verified": True},
+        "customer": {
+            "id": "jdoe",
+            "name": "Jane Doe",
+            "email": "jane.doe@example.com",
+            "verified": True,
+            "verified_at": "2026-11-26T09:58:00Z",
+        },
         "context": {
             "intent": "report_issue",
             "confidence": 0.41,
@@ -29,6 +35,8 @@ def test_bot_creates_a_handoff_with_context_and_transcript(client: TestClient, t
     assert handoff["number"].startswith("HD-")
     assert handoff["status"] == "waiting" and handoff["tier"] == "l2" and handoff["priority"] == "p2"
     assert handoff["customer"]["email"] == "jane.doe@example.com" and handoff["customer"]["verified"] is True
+    # When the one-time code proved it: the engineer sees how fresh "verified" is.
+    assert handoff["customer"]["verified_at"] == "2026-11-26T09:58:00Z"
     assert handoff["context"]["intent"] == "report_issue" and handoff["context"]["confidence"] == 0.41
     assert handoff["context"]["steps_tried"] == ["restart"]
     assert handoff["transcript"] == [
