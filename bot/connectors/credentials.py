@@ -37,6 +37,8 @@ MESSENGERS = (
             "access_token": "TELEGRAM_ACCESS_TOKEN",
             "verify": "TELEGRAM_BOT_NAME",
             "webhook_url": "TELEGRAM_WEBHOOK_URL",
+            # Registered with the webhook; Telegram sends it back with every update.
+            "secret_token": "TELEGRAM_SECRET_TOKEN",
         },
     ),
     Messenger(

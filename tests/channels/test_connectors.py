@@ -1,21 +1,26 @@
 """The channel connectors: the effective credentials file, the widget's socket.io output, Telegram pushes."""
 
 import asyncio
+import socket
+import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from connectors import credentials
-from connectors.messengers import CallbackInput, TelegramInput
+from connectors.messengers import SECRET_HEADER, CallbackInput, TelegramInput, telegram_request_problem
 from connectors.website import WebsiteInput, WebsiteOutput
 from rasa.core.channels.telegram import TelegramOutput
 from rasa.core.run import create_http_input_channels
+from sanic import Sanic
 
 MESSENGERS_ENV = {
     "TELEGRAM_ACCESS_TOKEN": "123456:test-token",
     "TELEGRAM_BOT_NAME": "helpdesk_bot",
     "TELEGRAM_WEBHOOK_URL": "https://bot.example.com/webhooks/telegram/webhook",
+    "TELEGRAM_SECRET_TOKEN": "telegram-secret",
     "FACEBOOK_VERIFY_TOKEN": "verify-me",
     "FACEBOOK_APP_SECRET": "app-secret",
     "FACEBOOK_PAGE_ACCESS_TOKEN": "page-token",
@@ -112,16 +117,92 @@ async def test_the_widget_gets_the_engineers_name_with_the_message() -> None:
 
 @pytest.mark.asyncio
 async def test_telegram_pushes_from_inside_the_running_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    registered: list[str] = []
+    registered: list[tuple[str, dict[str, Any]]] = []
 
-    async def set_webhook(_self: TelegramOutput, url: str) -> None:
-        registered.append(url)
+    async def request(_self: TelegramOutput, method: str, data: dict[str, Any]) -> bool:
+        registered.append((method, data))
+        return True
 
-    monkeypatch.setattr(TelegramOutput, "set_webhook", set_webhook)
-    channel = TelegramInput("123456:test-token", "helpdesk_bot", "https://bot.example.com/hook")
-    # Start-up (no running loop): Rasa's blueprint registers the webhook.
+    monkeypatch.setattr(TelegramOutput, "request", request)
+    channel = TelegramInput.from_credentials(
+        {
+            "access_token": "123456:test-token",
+            "verify": "helpdesk_bot",
+            "webhook_url": "https://bot.example.com/hook",
+            "secret_token": "telegram-secret",
+        }
+    )
+    # Start-up (no running loop): the webhook is registered, with the secret Telegram sends back.
     await asyncio.to_thread(channel.get_output_channel)
-    assert registered == ["https://bot.example.com/hook"]
+    hook = {"url": "https://bot.example.com/hook", "secret_token": "telegram-secret"}
+    assert registered == [("setWebhook", hook)]
     # An engineer's reply, inside the server's loop: Rasa's own class would call asyncio.run here.
     output = channel.get_output_channel()
-    assert isinstance(output, TelegramOutput) and registered == ["https://bot.example.com/hook"]
+    assert isinstance(output, TelegramOutput) and registered == [("setWebhook", hook)]
+
+
+def test_telegram_updates_come_from_telegram_only() -> None:
+    """Rasa's own channel took any POST: with a customer's chat id anyone spoke as them."""
+    secret = "telegram-secret"
+    path = "/webhooks/telegram/webhook"
+    assert telegram_request_problem(path, "POST", secret, secret) is None
+    for given in (None, "", "guess"):
+        refused = telegram_request_problem(path, "POST", given, secret)
+        assert refused is not None and refused[0] == 401, given
+    # No secret configured: nothing is taken.
+    assert telegram_request_problem(path, "POST", "", "") is not None
+    # Registering again would drop the secret: closed to everyone.
+    set_again = telegram_request_problem("/webhooks/telegram/set_webhook", "GET", secret, secret)
+    assert set_again is not None and set_again[0] == 403
+    assert telegram_request_problem("/webhooks/telegram/", "GET", None, secret) is None
+    with pytest.raises(ValueError, match="TELEGRAM_SECRET_TOKEN"):
+        TelegramInput.from_credentials({"access_token": "1:x", "verify": "b", "webhook_url": "https://x"})
+
+
+@pytest.mark.asyncio
+async def test_the_telegram_webhook_refuses_what_telegram_did_not_send(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The channel in a real Sanic server, as Rasa mounts it (Telegram's API itself stands in)."""
+
+    async def request(_self: TelegramOutput, _method: str, _data: dict[str, Any]) -> bool:
+        return True
+
+    monkeypatch.setattr(TelegramOutput, "request", request)
+    channel = TelegramInput.from_credentials(
+        {"access_token": "1:x", "verify": "bot", "webhook_url": "https://x/hook", "secret_token": "s3cret"}
+    )
+
+    async def on_new_message(_message: Any) -> None:
+        raise AssertionError("nothing may reach the bot")
+
+    app = Sanic(f"telegram{uuid.uuid4().hex[:8]}")
+    # Rasa builds channels before its loop runs (the webhook is registered then, with asyncio.run).
+    blueprint = await asyncio.to_thread(channel.blueprint, on_new_message)
+    app.blueprint(blueprint, url_prefix="/webhooks/telegram")
+    port = _free_port()
+    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
+    assert server is not None
+    await server.startup()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/webhooks/telegram") as client:
+            forged = await client.post("/webhook", json={"update_id": 1, "message": {"text": "it is me"}})
+            wrong = await client.post("/webhook", json={"update_id": 2}, headers={SECRET_HEADER: "guess"})
+            again = await client.get("/set_webhook")
+            health = await client.get("/")
+        assert (forged.status_code, wrong.status_code, again.status_code, health.status_code) == (
+            401,
+            401,
+            403,
+            200,
+        )
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
