@@ -75,7 +75,9 @@ class Settings(BaseSettings):
     smtp_user: str = ""
     smtp_password: str = ""
     smtp_from: str = "IT help desk <helpdesk@example.com>"
-    smtp_starttls: bool = False
+    # STARTTLS with the server's certificate checked against the system's CAs, or SMTP_CA_FILE's.
+    smtp_starttls: bool = True
+    smtp_ca_file: Path | None = None
     smtp_timeout_seconds: float = 10.0
     # An e-mail follow-up is mailed once the engineer's newest reply is this old: a few lines, one mail.
     helpdesk_followup_mail_quiet_seconds: float = Field(default=30.0, ge=0)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import ssl
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from handoff_api.core.config import Settings
 from handoff_api.mail.sender import MailUnavailable, SmtpMailer
-from tests.harness.smtp_server import SmtpSink
+from tests.harness.smtp_server import SmtpSink, run_smtp_sink, self_signed_certificate
 
 
 def test_a_message_reaches_the_smtp_server(smtp_sink: SmtpSink) -> None:
@@ -22,6 +25,35 @@ def test_a_message_reaches_the_smtp_server(smtp_sink: SmtpSink) -> None:
     assert received.message["To"] == "jane.doe@example.com"
     assert received.message["Message-ID"]
     assert "Line two" in received.message.get_payload(decode=True).decode()
+
+
+def test_starttls_checks_the_servers_certificate(tmp_path: Path) -> None:
+    """smtplib's own STARTTLS checks nothing: a server with any certificate (or a machine in the middle)
+    got the codes and reset links. Now an unknown certificate is refused, and one from SMTP_CA_FILE passes."""
+    certificate, key = self_signed_certificate(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(certificate, key)
+    for sink in run_smtp_sink(tls):
+        unknown = SmtpMailer(sink.host, sink.port, "helpdesk@example.com", starttls=True, timeout=5)
+        with pytest.raises(MailUnavailable, match="SSLCertVerificationError"):
+            unknown.send(None, "jane.doe@example.com", "Code", "123456")  # type: ignore[arg-type]
+        assert sink.received == []
+        trusted = SmtpMailer.from_settings(
+            Settings(
+                smtp_host=sink.host,
+                smtp_port=sink.port,
+                smtp_from="helpdesk@example.com",
+                smtp_ca_file=certificate,
+                helpdesk_data_dir=tmp_path,
+            )
+        )
+        trusted.send(None, "jane.doe@example.com", "Code", "123456")  # type: ignore[arg-type]
+        assert [r.recipients for r in sink.received] == [["jane.doe@example.com"]]
+    # STARTTLS is the default, and a password never goes over a plain connection.
+    assert Settings(helpdesk_data_dir=tmp_path).smtp_starttls is True
+    plain = SmtpMailer("127.0.0.1", 1, "helpdesk@example.com", user="helpdesk", password="pw", timeout=2)
+    with pytest.raises(MailUnavailable):
+        plain.send(None, "jane.doe@example.com", "Code", "123456")  # type: ignore[arg-type]
 
 
 def test_no_server_is_mail_unavailable() -> None:
