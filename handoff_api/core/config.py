@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     # unlocking deletes it.
     ldap_lock_attribute: str = "pwdAccountLockedTime"
     ldap_timeout_seconds: float = 5.0
+    # StartTLS on ldap:// URLs (ldaps:// is TLS anyway); the certificate is checked against the system's
+    # CAs, or LDAP_CA_FILE's.
+    ldap_starttls: bool = True
+    ldap_ca_file: Path | None = None
     # Where mail goes: the dev mailbox in the database (readable in demo mode only), or SMTP.
     helpdesk_mail: Literal["dev", "smtp"] = "dev"
     smtp_host: str = "127.0.0.1"

@@ -7,12 +7,18 @@
   lockout after failed sign-ins: ppolicy's value `000001010000Z` is an administrator's permanent lock,
   which self-service never lifts.
 
+TLS by default: `ldaps://`, or StartTLS on `ldap://` (LDAP_STARTTLS, on unless turned off), with the
+server's certificate checked against the system's CAs or LDAP_CA_FILE, before the service's password goes
+out.
+
 The service binds as `LDAP_BIND_DN`, which needs read access to uid/cn/mail and the lock attribute,
 and write access to the lock attribute. Each call opens its own short connection.
 """
 
 from __future__ import annotations
 
+import math
+import ssl
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -32,6 +38,25 @@ with warnings.catch_warnings():
     from ldap3.utils.conv import escape_filter_chars
 
 
+class CheckedTls(ldap3.Tls):  # type: ignore[misc]  # ldap3 ships no type information
+    """TLS for the directory with the standard library checking the certificate and the server's name.
+
+    ldap3 2.9 turns the context's own name check off and calls `ssl.match_hostname`, deprecated since
+    Python 3.7 and gone in 3.12; here the context checks the name (`server_hostname`) as any client does."""
+
+    def __init__(self, ca_file: str | None) -> None:
+        super().__init__(validate=ssl.CERT_REQUIRED, ca_certs_file=ca_file)
+
+    def wrap_socket(self, connection: Any, do_handshake: bool = False) -> None:
+        context = ssl.create_default_context(cafile=self.ca_certs_file)
+        connection.socket = context.wrap_socket(
+            connection.socket,
+            server_side=False,
+            do_handshake_on_connect=do_handshake,
+            server_hostname=connection.server.host,
+        )
+
+
 class LdapDirectory:
     def __init__(
         self,
@@ -41,8 +66,14 @@ class LdapDirectory:
         base_dn: str,
         lock_attribute: str = "pwdAccountLockedTime",
         timeout: float = 5.0,
+        *,
+        starttls: bool = False,
+        ca_file: str | None = None,
     ) -> None:
-        self._server = ldap3.Server(url, get_info=ldap3.NONE, connect_timeout=timeout)
+        # ldaps:// or StartTLS: the server's certificate and name checked (system CAs, or `ca_file`).
+        tls = CheckedTls(ca_file) if starttls or url.startswith("ldaps://") else None
+        self._server = ldap3.Server(url, get_info=ldap3.NONE, connect_timeout=timeout, tls=tls)
+        self._starttls = starttls and not url.startswith("ldaps://")
         self._bind_dn = bind_dn
         self._bind_password = bind_password
         self._base_dn = base_dn
@@ -58,6 +89,8 @@ class LdapDirectory:
             settings.ldap_base_dn,
             settings.ldap_lock_attribute,
             settings.ldap_timeout_seconds,
+            starttls=settings.ldap_starttls,
+            ca_file=str(settings.ldap_ca_file) if settings.ldap_ca_file else None,
         )
 
     def find(self, username_or_email: str) -> DirectoryUser | None:
@@ -119,10 +152,18 @@ class LdapDirectory:
             self._server,
             user=self._bind_dn or None,
             password=self._bind_password or None,
-            receive_timeout=self._timeout,
+            # ldap3 packs it into a socket option as an integer: a float (the setting) raised struct.error.
+            receive_timeout=max(1, math.ceil(self._timeout)),
             raise_exceptions=False,
         )
         try:
+            if self._starttls:
+                connection.open()
+                # Before the bind: the service's password never crosses the network in the clear.
+                if not connection.start_tls():
+                    raise DirectoryUnavailable(
+                        f"LDAP StartTLS refused: {connection.result.get('description')}"
+                    )
             if not connection.bind():
                 raise DirectoryUnavailable(f"LDAP bind refused: {connection.result.get('description')}")
             yield connection

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.certificates import self_signed_certificate
+
 SLAPD = shutil.which("slapd") or "/usr/sbin/slapd"
 SLAPADD = shutil.which("slapadd") or "/usr/sbin/slapadd"
 SCHEMA_DIR = Path("/etc/ldap/schema")
@@ -28,6 +30,8 @@ include {schema}/cosine.schema
 include {schema}/inetorgperson.schema
 include {schema}/nis.schema
 pidfile {root}/slapd.pid
+TLSCertificateFile {certificate}
+TLSCertificateKeyFile {key}
 modulepath {modules}
 moduleload back_mdb
 moduleload ppolicy
@@ -78,6 +82,7 @@ def _ldif() -> str:
 @dataclass(frozen=True)
 class Slapd:
     url: str
+    ca_file: Path
     base_dn: str = f"ou=people,{BASE_DN}"
     bind_dn: str = SERVICE_DN
     bind_password: str = SERVICE_PASSWORD
@@ -96,9 +101,19 @@ def run_slapd(root: Path) -> Iterator[Slapd]:
             pytest.fail("slapd is not installed; `make system-deps` installs it")
         pytest.skip("slapd is not installed (make system-deps); required when CI=true")
     (root / "db").mkdir(parents=True)
+    # StartTLS on the same port, with a certificate only a client given `ca_file` trusts.
+    certificate, key = self_signed_certificate(root / "tls", "slapd")
     config = root / "slapd.conf"
     config.write_text(
-        CONFIG.format(schema=SCHEMA_DIR, root=root, modules=MODULE_DIR, base=BASE_DN, service=SERVICE_DN)
+        CONFIG.format(
+            schema=SCHEMA_DIR,
+            root=root,
+            modules=MODULE_DIR,
+            base=BASE_DN,
+            service=SERVICE_DN,
+            certificate=certificate,
+            key=key,
+        )
     )
     (root / "data.ldif").write_text(_ldif())
     subprocess.run(
@@ -111,7 +126,7 @@ def run_slapd(root: Path) -> Iterator[Slapd]:
     )
     try:
         _wait_for_port(port, process, root)
-        yield Slapd(url=f"ldap://127.0.0.1:{port}")
+        yield Slapd(url=f"ldap://127.0.0.1:{port}", ca_file=certificate)
     finally:
         process.terminate()
         try:

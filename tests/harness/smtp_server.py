@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import socket
 import ssl
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
-from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -57,31 +55,3 @@ def run_smtp_sink(tls: ssl.SSLContext | None = None) -> Iterator[SmtpSink]:
         yield sink
     finally:
         controller.stop()
-
-
-def self_signed_certificate(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
-    """A certificate for `host` and its key, made by the openssl command (no CA signs it)."""
-    certificate, key = folder / "smtp.crt", folder / "smtp.key"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=helpdesk-test-smtp",
-            "-addext",
-            f"subjectAltName=IP:{host}",
-            "-keyout",
-            str(key),
-            "-out",
-            str(certificate),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return certificate, key

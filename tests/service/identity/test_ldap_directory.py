@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from handoff_api.core.config import Settings
 from handoff_api.identity.directory import AdministratorLock, DirectoryUnavailable, DirectoryUser
 from handoff_api.identity.ldap_directory import LdapDirectory
 from tests.harness.ldap_server import Slapd
@@ -65,6 +67,26 @@ def test_an_administrators_lock_stays(slapd: Slapd) -> None:
     assert after is not None and after.locked and after.administrator_lock
     mlocked = directory.find("mlocked")
     assert mlocked is not None and not mlocked.administrator_lock
+
+
+def test_starttls_checks_the_directorys_certificate(slapd: Slapd, tmp_path: Path) -> None:
+    """On by default (Settings), before the bind: an unknown certificate is refused, the one named in
+    LDAP_CA_FILE is trusted, and then everything works over TLS."""
+    settings = Settings(
+        helpdesk_data_dir=tmp_path,
+        helpdesk_directory="ldap",
+        ldap_url=slapd.url,
+        ldap_bind_dn=slapd.bind_dn,
+        ldap_bind_password=slapd.bind_password,
+        ldap_base_dn=slapd.base_dn,
+        ldap_timeout_seconds=3,
+    )
+    assert settings.ldap_starttls is True
+    with pytest.raises(DirectoryUnavailable, match=r"TLS|certificate|SSL"):
+        LdapDirectory.from_settings(settings).find("jdoe")
+    trusted = LdapDirectory.from_settings(settings.model_copy(update={"ldap_ca_file": slapd.ca_file}))
+    jane = trusted.find("jdoe")
+    assert jane is not None and jane.email == "jane.doe@example.com"
 
 
 def test_wrong_credentials_or_no_server_are_unavailable(slapd: Slapd) -> None:

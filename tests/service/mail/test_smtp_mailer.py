@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 
 from handoff_api.core.config import Settings
 from handoff_api.mail.sender import MailUnavailable, SmtpMailer
-from tests.harness.smtp_server import SmtpSink, run_smtp_sink, self_signed_certificate
+from tests.harness.certificates import self_signed_certificate
+from tests.harness.smtp_server import SmtpSink, run_smtp_sink
 
 
 def test_a_message_reaches_the_smtp_server(smtp_sink: SmtpSink) -> None:
@@ -30,7 +31,7 @@ def test_a_message_reaches_the_smtp_server(smtp_sink: SmtpSink) -> None:
 def test_starttls_checks_the_servers_certificate(tmp_path: Path) -> None:
     """smtplib's own STARTTLS checks nothing: a server with any certificate (or a machine in the middle)
     got the codes and reset links. Now an unknown certificate is refused, and one from SMTP_CA_FILE passes."""
-    certificate, key = self_signed_certificate(tmp_path)
+    certificate, key = self_signed_certificate(tmp_path, "smtp")
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(certificate, key)
     for sink in run_smtp_sink(tls):
