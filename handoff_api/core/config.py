@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     # Unset, a random key is generated once under the data dir.
     helpdesk_secret_key: str | None = None
     helpdesk_demo: bool = False
+    # How often an open event stream checks that its token still works (revoked, rotated: the stream ends).
+    helpdesk_stream_token_recheck_seconds: float = Field(default=10.0, gt=0)
     # `/metrics` answers only with `Authorization: Bearer <this>` (Prometheus: `authorization.credentials`).
     # Unset: open in demo mode, off (404) otherwise: queue figures are not for the whole internet.
     helpdesk_metrics_token: str | None = None

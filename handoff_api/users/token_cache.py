@@ -64,8 +64,12 @@ class TokenCache:
         columns["tier_skills"] = list(columns["tier_skills"] or [])
         self._entries[token_hash] = _Entry(columns, self.clock() + self.ttl)
 
-    def forget(self) -> None:
-        self._entries.clear()
+    def forget(self, token_hash: str | None = None) -> None:
+        """This token (found revoked), or every one."""
+        if token_hash is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(token_hash, None)
 
 
 def forget_all() -> None:

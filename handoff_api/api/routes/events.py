@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from handoff_api.api.deps import CurrentAgent, visible_tiers
+from handoff_api.api.deps import Credentials, CurrentAgent, visible_tiers
+from handoff_api.core.security import hash_token
 from handoff_api.handoffs.feed import BATCH, FeedCursor, read_after
-from handoff_api.models import HandoffEvent
+from handoff_api.models import HandoffEvent, User
 from handoff_api.signals.local import feed_signal
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
@@ -36,20 +37,41 @@ def _latest_id(factory: sessionmaker[Session]) -> int:
         return session.scalar(select(func.max(HandoffEvent.id))) or 0
 
 
+def _still_signed_in(factory: sessionmaker[Session], token_hash: str) -> bool:
+    with factory() as session:
+        return (
+            session.scalar(select(User.id).where(User.token_hash == token_hash, User.active.is_(True)))
+            is not None
+        )
+
+
 @router.get("/events")
 async def stream_events(
     request: Request,
     agent: CurrentAgent,
+    credentials: Credentials,
     last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
 ) -> EventSourceResponse:
     factory: sessionmaker[Session] = request.app.state.read_sessions
     tiers = visible_tiers(agent)
     start = last_event_id if last_event_id is not None else await run_in_threadpool(_latest_id, factory)
+    # CurrentAgent checked the token: `credentials` is there.
+    token_hash = hash_token(credentials.credentials if credentials else "", request.app.state.secret_key)
+    recheck: float = request.app.state.settings.helpdesk_stream_token_recheck_seconds
 
     async def feed() -> AsyncIterator[dict[str, str]]:
         cursor = FeedCursor(start)
+        checked_at = time.monotonic()
         with feed_signal.subscribe() as wake:
             while True:
+                if time.monotonic() - checked_at >= recheck:
+                    # A revoked or rotated token ends the stream (the console's reconnect then gets 401):
+                    # it used to go on showing every handoff of the queues to someone no longer allowed.
+                    if not await run_in_threadpool(_still_signed_in, factory, token_hash):
+                        # This worker stops taking the token at once, not when its cache entry expires.
+                        request.app.state.token_cache.forget(token_hash)
+                        return
+                    checked_at = time.monotonic()
                 # Cleared before the read: a commit during the read wakes the next wait at once.
                 wake.clear()
                 batch = await run_in_threadpool(read_after, factory, cursor, tiers, time.monotonic())

@@ -8,9 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from handoff_api.core.config import Settings
+from handoff_api.core.db import make_engine, make_session_factory
 from handoff_api.main import create_app
+from handoff_api.models import User
 from handoff_api.signals.local import feed_signal
 from knowledge_base.embeddings import MiniLMEmbedder
 from tests.service.conftest import HandoffFactory, ThreadedServer, Tokens
@@ -155,3 +158,38 @@ def test_an_idle_stream_reads_on_a_timer_often_only_while_commits_may_go_unheard
         ("handoff.created", created["number"])
     ]
     assert time.monotonic() - started < 1.5  # woken by the commit, not by the 2 s timer
+
+
+def test_a_revoked_agents_stream_ends(settings: Settings, tokens: Tokens, embedder: MiniLMEmbedder) -> None:
+    """It went on showing every handoff of the queues to someone no longer allowed to see them."""
+    quick = settings.model_copy(update={"helpdesk_stream_token_recheck_seconds": 0.2})
+    server = ThreadedServer(create_app(quick, background=False, embedder=embedder)).start()
+    ended = threading.Event()
+    try:
+
+        def listen() -> None:
+            with httpx.stream(
+                "GET",
+                f"{server.url}/api/v1/events",
+                headers={"Authorization": f"Bearer {tokens.l2}"},
+                timeout=30,
+            ) as response:
+                assert response.status_code == 200
+                for _ in response.iter_lines():
+                    pass
+            ended.set()
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        _wait_for_streams(1)
+        time.sleep(0.5)
+        assert not ended.is_set(), "a signed-in agent's stream stays open"
+        engine = make_engine(settings.sqlalchemy_url)
+        with make_session_factory(engine).begin() as session:
+            session.execute(update(User).where(User.name == "agent-l2").values(active=False))
+        engine.dispose()
+        assert ended.wait(10), "the stream ended after the token was revoked"
+        again = httpx.get(f"{server.url}/api/v1/events", headers={"Authorization": f"Bearer {tokens.l2}"})
+        assert again.status_code == 401
+    finally:
+        server.stop()
