@@ -84,3 +84,14 @@ def test_redact_value_walks_lists_and_dicts_and_keeps_other_types() -> None:
         "flag": True,
         "code": CODE_MASK,
     }
+
+
+def test_personal_data_is_masked_for_editors_but_dates_and_versions_stay() -> None:
+    from helpdesk_text.redaction import mask_personal
+
+    assert mask_personal("call me on +49 (0)30 1234567 or mail jane.doe@example.com") == (
+        "call me on [PHONE] or mail [EMAIL]"
+    )
+    assert mask_personal("tel 030/123 45 67, code 482913") == "tel [PHONE], code [REDACTED CODE]"
+    kept = "Ubuntu 22.04 since 2026-11-30 (seit 30.11.2026), ticket HD-01001, error 0x80070005"
+    assert mask_personal(kept) == kept

@@ -4,6 +4,7 @@ import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from helpdesk_text.redaction import mask_personal
 from helpdesk_text.storable import storable
 from starlette.concurrency import run_in_threadpool
 
@@ -277,13 +278,22 @@ async def knowledge_gaps(
         with request.app.state.read_sessions() as session:
             groups = kb_gaps.unanswered_groups(session, knowledge.index.embedder, days)
             handoffs = kb_gaps.handoffs_without_help(session, days)
+            # Editors need what customers asked, not who asked: addresses, phone numbers, codes masked.
             return schemas.GapsOut(
-                unanswered=[schemas.GapGroup.model_validate(g) for g in groups],
+                unanswered=[
+                    schemas.GapGroup(
+                        example=mask_personal(g["example"]),
+                        count=g["count"],
+                        questions=list(dict.fromkeys(mask_personal(q) for q in g["questions"])),
+                        last_asked=g["last_asked"],
+                    )
+                    for g in groups
+                ],
                 handoffs_without_help=[
                     schemas.GapHandoff(
                         handoff_id=h.id,
                         number=h.number,
-                        summary=h.summary,
+                        summary=mask_personal(h.summary) if h.summary else h.summary,
                         reason=h.reason,
                         articles_tried=h.context.get("kb_articles_tried") or [],
                     )
@@ -312,13 +322,13 @@ def draft_from_gap(
 def draft_from_resolution(
     handoff_id: int,
     session: SessionDep,
-    user: Annotated[User, Depends(require_roles("editor", *AGENT_ROLES))],
+    user: Annotated[User, Depends(require_roles(*AGENT_ROLES))],
     settings: SettingsDep,
 ) -> schemas.ArticleOut:
-    """An agent's resolution becomes a draft article for the editors."""
+    """An agent's resolution becomes a draft article for the editors. Only agents who may see the
+    handoff: the draft copies what the customer wrote, which editors see only masked (the gaps view)."""
     handoff = handoffs.get(session, handoff_id)
-    if user.role != "editor":
-        check_tier(user, handoff)
+    check_tier(user, handoff)
     if handoff.status != "resolved":
         raise Conflict(
             f"handoff {handoff.number} is not resolved yet; its resolution is what the draft is made of"

@@ -59,7 +59,7 @@ GET    /api/v1/kb/articles/{article_id}/revisions                         401  4
 POST   /api/v1/kb/articles/{article_id}/revisions/{revision_id}/restore   401  403  403  403  403  403  200
 GET    /api/v1/kb/gaps                                                    401  403  403  403  403  200  200
 POST   /api/v1/kb/gaps/draft                                              401  403  403  403  403  403  201
-POST   /api/v1/kb/drafts/from-handoff/{handoff_id}                        401  403  409  403  403  409  409
+POST   /api/v1/kb/drafts/from-handoff/{handoff_id}                        401  403  409  403  403  409  403
 GET    /widget.js                                                         200  200  200  200  200  200  200
 GET    /web/{asset_path:path}                                             200  200  200  200  200  200  200
 GET    /console                                                           200  200  200  200  200  200  200

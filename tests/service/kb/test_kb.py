@@ -265,9 +265,23 @@ def test_knowledge_gaps_group_unanswered_questions_and_become_drafts(
         json={"resolution": "Reinstalled the VPN profile from the Company Portal."},
         headers=tokens.auth("l2"),
     )
+    # The draft copies what the customer wrote: only agents who may see the handoff make it.
+    editor = client.post(f"/api/v1/kb/drafts/from-handoff/{handoff['id']}", headers=tokens.auth("editor"))
+    assert editor.status_code == 403
     drafted = client.post(f"/api/v1/kb/drafts/from-handoff/{handoff['id']}", headers=tokens.auth("l2"))
     assert drafted.status_code == 201 and "Reinstalled the VPN profile" in drafted.json()["body"]
     assert drafted.json()["status"] == "draft" and drafted.json()["updated_by"] == "agent-l2"
+
+
+def test_editors_see_what_customers_asked_not_who_asked(client: TestClient, tokens: Tokens) -> None:
+    asked = "how do I expense a taxi, reach me at jane.doe@example.com or +49 30 1234567, code 482913"
+    assert _search(client, tokens, asked)["abstain"] is True
+    gaps = client.get("/api/v1/kb/gaps", headers=tokens.auth("editor")).json()
+    [group] = [g for g in gaps["unanswered"] if "taxi" in g["example"]]
+    shown = " ".join([group["example"], *group["questions"]])
+    for personal in ("jane.doe@example.com", "1234567", "482913"):
+        assert personal not in shown, shown
+    assert "[EMAIL]" in shown and "[PHONE]" in shown and "how do I expense a taxi" in shown
 
 
 def test_the_bots_links_open_the_published_article_safely(client: TestClient, tokens: Tokens) -> None:
