@@ -104,7 +104,8 @@ async function loadGaps(api, actions) {
     h("h3", { text: `Handoffs no article helped (${handoffs.length})` }),
     handoffs.length ? h("ul", { class: "gaps" }, ...handoffs.map((item) => h("li", {},
       h("strong", { text: item.number }), h("span", { text: ` ${item.summary || item.reason}` }),
-      h("button", { type: "button", onclick: () => draft({ title: item.summary || item.number, questions: [item.summary || item.reason], handoffId: item.handoff_id }), text: "Draft an article from this" }))))
+      // From the (masked) summary: a draft with the customer's own lines is made by an agent in the console.
+      h("button", { type: "button", onclick: () => draft({ title: item.summary || item.number, questions: [item.summary || item.reason] }), text: "Draft an article from this" }))))
       : h("p", { class: "none", text: "None." }));
 }
 
