@@ -74,17 +74,27 @@ class RasaClient:
         payload = {"name": name, "entities": entities}
         await self._call("POST", f"{self._conversation(conversation_id)}/trigger_intent", params, payload)
 
-    async def has_outbox_item(self, conversation_id: str, item_id: int) -> bool:
-        """Whether a bot event of this outbox item is in the conversation already (a retry after an
-        attempt whose answer was lost must not reach the customer twice)."""
+    async def outbox_item_arrived(
+        self, conversation_id: str, item_id: int, trigger: str | None
+    ) -> tuple[bool, bool]:
+        """(whether the item's events are in the conversation, whether the intent `trigger` was
+        triggered after them). A retry after an attempt whose answer was lost must not reach the customer
+        twice; and a hand-back whose `resume` arrived but whose trigger did not is completed on the retry
+        instead of being taken for delivered."""
         params = {"include_events": "ALL", "token": self._token}
         path = f"{self._conversation(conversation_id)}/tracker"
         tracker = await self._call("GET", path, params, answer=True)
         events = tracker.get("events") if isinstance(tracker, dict) else None
+        stamped, triggered = False, False
         for event in events or []:
-            if isinstance(event, dict) and (event.get("metadata") or {}).get("helpdesk_outbox_id") == item_id:
-                return True
-        return False
+            if not isinstance(event, dict):
+                continue
+            if (event.get("metadata") or {}).get("helpdesk_outbox_id") == item_id:
+                stamped = True
+            elif stamped and trigger and event.get("event") == "user":
+                intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+                triggered = triggered or intent == trigger
+        return stamped, triggered
 
     async def aclose(self) -> None:
         if self._session is not None:

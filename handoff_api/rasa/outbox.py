@@ -87,9 +87,13 @@ def _stamped(item: OutboxItem, event: dict[str, Any]) -> dict[str, Any]:
     return {**event, "metadata": {**(event.get("metadata") or {}), "helpdesk_outbox_id": item.id}}
 
 
-async def _send(rasa: RasaClient, item: OutboxItem, channel: str) -> None:
+async def _send(rasa: RasaClient, item: OutboxItem, channel: str, events_arrived: bool = False) -> None:
+    """The item's events, then its trigger; `events_arrived`: the events are there already (a retry),
+    only the trigger goes."""
     pending: list[dict[str, Any]] = []
     for event in item.events:
+        if events_arrived and event.get("event") != TRIGGER_INTENT:
+            continue
         if event.get("event") != TRIGGER_INTENT:
             pending.append(_stamped(item, event))
             continue
@@ -120,13 +124,21 @@ async def _deliver_one(
     """Sends one item; False when Rasa did not take it (it is retried later, after backoff).
 
     `counted`: its attempt is in the database already (the pass counts first attempts together)."""
+    trigger = next((e.get("name") for e in item.events if e.get("event") == TRIGGER_INTENT), None)
     try:
-        if item.attempts and await rasa.has_outbox_item(item.conversation_id, item.id):
+        arrived, triggered = (
+            await rasa.outbox_item_arrived(item.conversation_id, item.id, trigger)
+            if item.attempts
+            else (False, False)
+        )
+        if arrived and (trigger is None or triggered):
             log.info("outbox.already_delivered", item=item.id)
         else:
             if not counted:
                 await to_thread.run_sync(_mark_attempt, factory, [item.id])
-            await _send(rasa, item, channel)
+            if arrived:
+                log.info("outbox.completing", item=item.id, trigger=trigger)
+            await _send(rasa, item, channel, events_arrived=arrived)
     except RasaUnavailable as exc:
         log.warning("outbox.delivery_failed", item=item.id, attempts=item.attempts + 1, error=str(exc))
         await to_thread.run_sync(_mark_failed, factory, item.id, str(exc), ceiling)

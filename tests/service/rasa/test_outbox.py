@@ -39,12 +39,29 @@ class StandInRasa:
         # (a, b): conversation a's delivery is answered only once b's has arrived (else 504 after 1.5 s).
         self.wait_for = wait_for
         self.arrived: dict[str, threading.Event] = {}
+        # Triggers refused with 504 before one is taken (a Rasa that goes down between the two calls).
+        self.refuse_triggers = 0
         self.app = Starlette(
             routes=[
                 Route("/conversations/{cid}/tracker/events", self.append, methods=["POST"]),
                 Route("/conversations/{cid}/tracker", self.tracker, methods=["GET"]),
+                Route("/conversations/{cid}/trigger_intent", self.trigger, methods=["POST"]),
             ]
         )
+
+    async def trigger(self, request: Request) -> JSONResponse:
+        if self.refuse_triggers:
+            self.refuse_triggers -= 1
+            return JSONResponse({"detail": "gateway timeout"}, status_code=504)
+        body = await request.json()
+        # What Rasa stores for a triggered intent: a user event with that intent.
+        event = {
+            "event": "user",
+            "text": f"/{body['name']}",
+            "parse_data": {"intent": {"name": body["name"]}},
+        }
+        self.received.append((request.path_params["cid"], dict(request.query_params), [event]))
+        return JSONResponse({"tracker": {}})
 
     async def append(self, request: Request) -> JSONResponse:
         cid = request.path_params["cid"]
@@ -167,6 +184,34 @@ def test_conversations_are_delivered_side_by_side(
         server.stop()
     assert [status for status, _ in _statuses(settings)] == ["sent", "sent"]
     assert sorted(cid for cid, _, _ in rasa.received) == ["conv-side-a", "conv-side-b"]
+
+
+def test_a_hand_back_whose_trigger_failed_is_completed_not_taken_for_delivered(
+    client: TestClient, tokens: Tokens, handoff_factory: HandoffFactory, settings: Settings
+) -> None:
+    """The `resume` arrived, the trigger that greets the customer did not: the retry found the stamped
+    resume and marked the whole item sent, and the customer never heard back from the bot."""
+    handoff = handoff_factory.create("conv-back")
+    base = f"/api/v1/handoffs/{handoff['id']}"
+    client.post(f"{base}/claim", headers=tokens.auth("l2"))
+    resolved = client.post(
+        f"{base}/resolve", json={"resolution": "fixed", "return_to_bot": True}, headers=tokens.auth("l2")
+    )
+    assert resolved.status_code == 200
+    rasa = StandInRasa()
+    rasa.refuse_triggers = 1
+    server = ThreadedServer(rasa.app).start()
+    try:
+        assert _deliver(settings, server.url) == 0, "the trigger failed: not delivered yet"
+        assert _deliver(settings, server.url) == 1
+        assert _deliver(settings, server.url) == 0
+    finally:
+        server.stop()
+    kinds = [event["event"] for _, _, events in rasa.received for event in events]
+    assert kinds == ["resume", "user"], "the resume once, then the trigger"
+    triggered = rasa.received[-1][2][0]["parse_data"]["intent"]["name"]
+    assert triggered == "EXTERNAL_handed_back"
+    assert [status for status, _ in _statuses(settings)][-1] == "sent"
 
 
 def test_conversations_that_keep_failing_do_not_hide_the_others(
