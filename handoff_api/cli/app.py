@@ -40,6 +40,7 @@ def serve(
         # The service logs every request itself, as JSON with its request id (api/middleware/request_id.py).
         access_log=False,
         proxy_headers=True,
+        forwarded_allow_ips=settings.helpdesk_trusted_proxies,
     )
 
 

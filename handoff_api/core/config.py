@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     # Unset, a random key is generated once under the data dir.
     helpdesk_secret_key: str | None = None
     helpdesk_demo: bool = False
+    # Addresses whose X-Forwarded-For / X-Forwarded-Proto `helpdesk serve` believes (the reverse proxy's;
+    # "*" when only the proxy can reach the service, as in docker-compose.yml). The client address they
+    # give is what per-address limits (failed sign-ins) count; believed from nobody else.
+    helpdesk_trusted_proxies: str = "127.0.0.1"
     # How often an open event stream checks that its token still works (revoked, rotated: the stream ends).
     helpdesk_stream_token_recheck_seconds: float = Field(default=10.0, gt=0)
     # `/metrics` answers only with `Authorization: Bearer <this>` (Prometheus: `authorization.credentials`).

@@ -158,3 +158,38 @@ def test_a_port_in_use_is_said_plainly(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("trusted", "blocked"), [("10.9.9.9", True), ("*", False)])
+def test_failed_sign_ins_count_per_client_behind_a_trusted_proxy(
+    tmp_path: Path, trusted: str, blocked: bool
+) -> None:
+    """Behind a proxy every request comes from the proxy's address: with its forwarded client address
+    not believed, every agent shared one failed-sign-in budget (one person's typos locked out all)."""
+    env = _service_env(tmp_path) | {"HELPDESK_TRUSTED_PROXIES": trusted}
+    port = _free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [str(HELPDESK), "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not _healthy(port):
+                assert server.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, "the service did not start in 120 s"
+                time.sleep(0.2)
+            url = f"http://127.0.0.1:{port}/api/v1/queues/l2"
+            # One client, ten wrong tokens: its budget is spent.
+            for n in range(10):
+                wrong = {"Authorization": f"Bearer hd_wrong{n}", "X-Forwarded-For": "203.0.113.7"}
+                assert httpx.get(url, headers=wrong, timeout=10).status_code == 401
+            another = {"Authorization": "Bearer hd_typo", "X-Forwarded-For": "198.51.100.20"}
+            answered = httpx.get(url, headers=another, timeout=10).status_code
+            assert answered == (429 if blocked else 401), answered
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
