@@ -97,12 +97,16 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[int, int]]:
         assert _healthy(port)
         yield port, server.pid
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        _stop(server)
         log.close()
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
 
 
 def _healthy(port: int) -> bool:
@@ -188,8 +192,4 @@ def test_failed_sign_ins_count_per_client_behind_a_trusted_proxy(
             answered = httpx.get(url, headers=another, timeout=10).status_code
             assert answered == (429 if blocked else 401), answered
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            _stop(server)
