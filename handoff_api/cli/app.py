@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from handoff_api.cli import db, demo, kb, users
+from handoff_api.cli import db, demo, kb, privacy, users
 from handoff_api.core.config import get_settings
 
 app = typer.Typer(help="IT help desk service.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -61,3 +61,4 @@ app.add_typer(users.app, name="users")
 app.add_typer(db.app, name="db")
 app.add_typer(demo.app, name="demo")
 app.add_typer(kb.app, name="kb")
+app.add_typer(privacy.app, name="privacy")
