@@ -15,6 +15,7 @@ from sqlalchemy import Engine, MetaData, Table, delete, func, select, update
 from sqlalchemy.exc import NoSuchTableError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from handoff_api.core.db import changed_rows
 from handoff_api.models import (
     DeadLetter,
     DevMail,
@@ -65,11 +66,18 @@ def export(session: Session, conversation_ids: Iterable[str], email: str | None 
                     {"role": m.role, "text": m.text, "at": _time(m.at), "author": m.author_name}
                     for m in handoff.messages
                 ],
-                "notes": [{"text": n.text, "author": n.author_name, "at": _time(n.at)} for n in handoff.notes],
+                "notes": [
+                    {"text": n.text, "author": n.author_name, "at": _time(n.at)} for n in handoff.notes
+                ],
             }
         )
     out["ratings"] = [
-        {"conversation_id": r.conversation_id, "rating": r.rating, "comment": r.comment, "at": _time(r.created_at)}
+        {
+            "conversation_id": r.conversation_id,
+            "rating": r.rating,
+            "comment": r.comment,
+            "at": _time(r.created_at),
+        }
         for r in session.scalars(select(Rating).where(Rating.conversation_id.in_(ids)))
     ]
     out["follow_ups"] = [
@@ -77,7 +85,12 @@ def export(session: Session, conversation_ids: Iterable[str], email: str | None 
         for f in session.scalars(select(FollowUp).where(FollowUp.conversation_id.in_(ids)))
     ]
     out["verifications"] = [
-        {"conversation_id": v.conversation_id, "account": v.account, "status": v.status, "at": _time(v.created_at)}
+        {
+            "conversation_id": v.conversation_id,
+            "account": v.account,
+            "status": v.status,
+            "at": _time(v.created_at),
+        }
         for v in session.scalars(select(Verification).where(Verification.conversation_id.in_(ids)))
     ]
     if email:
@@ -99,9 +112,7 @@ def erase(session: Session, conversation_ids: Iterable[str], email: str | None =
         "outbox_items": _deleted(session, delete(OutboxItem).where(OutboxItem.conversation_id.in_(ids))),
         "ratings": _deleted(session, delete(Rating).where(Rating.conversation_id.in_(ids))),
         "follow_ups": _deleted(session, delete(FollowUp).where(FollowUp.conversation_id.in_(ids))),
-        "verifications": _deleted(
-            session, delete(Verification).where(Verification.conversation_id.in_(ids))
-        ),
+        "verifications": _deleted(session, delete(Verification).where(Verification.conversation_id.in_(ids))),
         "dead_letters": _deleted(session, delete(DeadLetter).where(DeadLetter.conversation_id.in_(ids))),
     }
     if handoff_ids:
@@ -111,9 +122,13 @@ def erase(session: Session, conversation_ids: Iterable[str], email: str | None =
             .values(summary=ERASED, customer={}, context={}, resolution=None, vendor_case=None)
         )
         # The history keeps who did what and when; its details may quote the customer.
-        session.execute(update(HandoffEvent).where(HandoffEvent.handoff_id.in_(handoff_ids)).values(detail={}))
+        session.execute(
+            update(HandoffEvent).where(HandoffEvent.handoff_id.in_(handoff_ids)).values(detail={})
+        )
     if email:
-        counts["mail"] = _deleted(session, delete(DevMail).where(func.lower(DevMail.to) == email.strip().lower()))
+        counts["mail"] = _deleted(
+            session, delete(DevMail).where(func.lower(DevMail.to) == email.strip().lower())
+        )
     return counts
 
 
@@ -129,10 +144,8 @@ def erase_from_rasa(engine: Engine, conversation_ids: Iterable[str]) -> int:
 
 
 def _deleted(session: Session, statement: Any) -> int:
-    return int(session.execute(statement).rowcount or 0)
+    return changed_rows(session.execute(statement))
 
 
 def _time(value: Any) -> str | None:
     return value.isoformat() + "Z" if value is not None else None
-
-

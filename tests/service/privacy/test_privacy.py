@@ -4,7 +4,7 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from handoff_api.cli.app import app
@@ -38,7 +38,9 @@ def test_a_customer_is_exported_then_erased_everywhere(
     base = f"/api/v1/handoffs/{handoff['id']}"
     client.post(f"{base}/claim", headers=tokens.auth("l2"))
     client.post(f"{base}/notes", json={"text": "Jane's laptop is JD-042"}, headers=tokens.auth("l2"))
-    rasa_broker.publish("conv-jane", {"event": "user", "text": "my home router is a FritzBox", "timestamp": CUTOFF + 1})
+    rasa_broker.publish(
+        "conv-jane", {"event": "user", "text": "my home router is a FritzBox", "timestamp": CUTOFF + 1}
+    )
     rasa_broker.publish("conv-other", {"event": "user", "text": "still jammed", "timestamp": CUTOFF + 1})
     _consume(settings)
     rated = client.post(
@@ -67,14 +69,23 @@ def test_a_customer_is_exported_then_erased_everywhere(
     assert after["customer"]["email"] is None and after["status"] == "assigned", "the figures stay"
     untouched = client.get(f"/api/v1/handoffs/{other['id']}", headers=tokens.auth("lead")).json()
     assert untouched["summary"] == "someone else's printer" and untouched["transcript"]
-    assert client.get("/api/v1/ratings", params={"conversation_id": "conv-jane"}, headers=tokens.auth("lead")).json() == []
+    assert (
+        client.get(
+            "/api/v1/ratings", params={"conversation_id": "conv-jane"}, headers=tokens.auth("lead")
+        ).json()
+        == []
+    )
     rasa = create_engine(settings.events_db_url)
     with rasa.connect() as conn:
         senders = [row[0] for row in conn.execute(text("SELECT sender_id FROM events"))]
     rasa.dispose()
     assert "conv-jane" not in senders and "conv-other" in senders
-    audit = client.get("/api/v1/audit", params={"action": "privacy.erase"}, headers=tokens.auth("lead")).json()
-    assert [(e["target"], e["detail"]["conversations"]) for e in audit] == [("jane.doe@example.com", ["conv-jane"])]
+    audit = client.get(
+        "/api/v1/audit", params={"action": "privacy.erase"}, headers=tokens.auth("lead")
+    ).json()
+    assert [(e["target"], e["detail"]["conversations"]) for e in audit] == [
+        ("jane.doe@example.com", ["conv-jane"])
+    ]
     again = json.loads(cli.invoke(app, ["privacy", "export", "--conversation", "conv-jane"]).stdout)
     assert "FritzBox" not in json.dumps(again) and "Jane" not in json.dumps(again)
 
