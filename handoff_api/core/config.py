@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     # Unset, a random key is generated once under the data dir.
     helpdesk_secret_key: str | None = None
     helpdesk_demo: bool = False
+    # Personal data is kept this many days (0: for ever): conversations whose handoffs were all resolved
+    # longer ago are erased (the handoffs' figures stay), with old verifications, searches and mail, and
+    # Rasa's rows of them (RASA_EVENTS_DB_URL). Checked every hour by one worker.
+    helpdesk_retention_days: int = Field(default=365, ge=0)
     # Addresses whose X-Forwarded-For / X-Forwarded-Proto `helpdesk serve` believes (the reverse proxy's;
     # "*" when only the proxy can reach the service, as in docker-compose.yml). The client address they
     # give is what per-address limits (failed sign-ins) count; believed from nobody else.

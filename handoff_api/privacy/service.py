@@ -9,9 +9,10 @@ ticket numbers stay, the person does not.
 """
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, Table, delete, func, select, update
+from sqlalchemy import Engine, MetaData, Table, case, delete, func, select, update
 from sqlalchemy.exc import NoSuchTableError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,7 @@ from handoff_api.models import (
     FollowUp,
     Handoff,
     HandoffEvent,
+    KbQuery,
     Message,
     Note,
     OutboxItem,
@@ -149,3 +151,51 @@ def _deleted(session: Session, statement: Any) -> int:
 
 def _time(value: Any) -> str | None:
     return value.isoformat() + "Z" if value is not None else None
+
+
+def expired_conversations(session: Session, cutoff: datetime) -> list[str]:
+    """Conversations whose every handoff was resolved before `cutoff` and that still hold what was said."""
+    still_held = func.sum(case((Handoff.summary.is_(None) | (Handoff.summary != ERASED), 1), else_=0))
+    open_count = func.sum(case((Handoff.resolved_at.is_(None), 1), else_=0))
+    return list(
+        session.scalars(
+            select(Handoff.conversation_id)
+            .group_by(Handoff.conversation_id)
+            .having(open_count == 0, func.max(Handoff.resolved_at) < cutoff, still_held > 0)
+        )
+    )
+
+
+def apply_retention(session: Session, cutoff: datetime) -> tuple[list[str], dict[str, int]]:
+    """Erases what is older than `cutoff`: the conversations whose handoffs were all resolved before it,
+    and, by their own age, verifications, the bot's search log, dead letters, dev mail and rating
+    comments (the ratings stay for the reports). Returns the erased conversations and counts."""
+    expired = expired_conversations(session, cutoff)
+    counts = erase(session, expired) if expired else {}
+    counts["old_verifications"] = _deleted(
+        session, delete(Verification).where(Verification.created_at < cutoff)
+    )
+    counts["old_searches"] = _deleted(session, delete(KbQuery).where(KbQuery.at < cutoff))
+    counts["old_dead_letters"] = _deleted(session, delete(DeadLetter).where(DeadLetter.at < cutoff))
+    counts["old_mail"] = _deleted(session, delete(DevMail).where(DevMail.sent_at < cutoff))
+    counts["old_rating_comments"] = changed_rows(
+        session.execute(
+            update(Rating).where(Rating.created_at < cutoff, Rating.comment.is_not(None)).values(comment=None)
+        )
+    )
+    return expired, counts
+
+
+def expire_in_rasa(engine: Engine, conversation_ids: Iterable[str], cutoff: datetime) -> int:
+    """Rasa's side of retention: the expired conversations' rows, and (a tracker store's table has a
+    `timestamp` column) every row older than `cutoff`."""
+    removed = erase_from_rasa(engine, conversation_ids)
+    try:
+        table = Table("events", MetaData(), autoload_with=engine)
+    except (NoSuchTableError, OperationalError, ProgrammingError):
+        return removed
+    if "timestamp" not in table.c:
+        return removed
+    epoch = (cutoff - datetime(1970, 1, 1)).total_seconds()
+    with engine.begin() as conn:
+        return removed + int(conn.execute(delete(table).where(table.c.timestamp < epoch)).rowcount or 0)

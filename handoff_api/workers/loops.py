@@ -11,6 +11,7 @@ import contextlib
 import os
 import socket
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import structlog
 from anyio import to_thread
@@ -24,6 +25,7 @@ from handoff_api.feedback import followups as followup_mail
 from handoff_api.handoffs import sla
 from handoff_api.mail.sender import make_mailer
 from handoff_api.models import utcnow
+from handoff_api.privacy import service as privacy
 from handoff_api.rasa import amqp_broker as broker_amqp
 from handoff_api.rasa import outbox
 from handoff_api.rasa import sql_broker as broker
@@ -37,6 +39,7 @@ LEASE_SECONDS = 10.0
 LEASE_ASK_SECONDS = 1.0
 DATABASE_DOWN_RETRY_SECONDS = 2.0
 FOLLOWUP_MAIL_SECONDS = 5.0
+RETENTION_SECONDS = 3600.0
 # Outbox passes start at least this far apart. A pass costs three statements whatever it carries; woken
 # on every queued reply, a deliverer that keeps up runs one pass per reply, and under load that overhead
 # cost more than the deliveries (bench/service_throughput.py, message phase). Replies that arrive within
@@ -182,6 +185,31 @@ class BackgroundLoops:
             self._settings.helpdesk_followup_mail_quiet_seconds,
         )
 
+    async def _retain(self) -> int:
+        days = self._settings.helpdesk_retention_days
+
+        def retain() -> int:
+            cutoff = utcnow() - timedelta(days=days)
+            with self._factory() as session, session.begin():
+                expired, counts = privacy.apply_retention(session, cutoff)
+            # Rasa's events table: the SQL broker's, or (RASA_EVENTS_DB_URL, with RabbitMQ) the tracker's.
+            engine = self._events_engine or make_engine(
+                self._settings.events_db_url, write_transactions=False
+            )
+            try:
+                rasa_rows = privacy.expire_in_rasa(engine, expired, cutoff)
+            finally:
+                if engine is not self._events_engine:
+                    engine.dispose()
+            erased = sum(counts.values()) + rasa_rows
+            if erased:
+                log.info(
+                    "retention.erased", days=days, conversations=len(expired), rasa_rows=rasa_rows, **counts
+                )
+            return erased
+
+        return await to_thread.run_sync(retain)
+
     async def _deliver(self) -> int:
         return await outbox.deliver_due(
             self._factory,
@@ -215,6 +243,10 @@ class BackgroundLoops:
                 _leader_loop(self._factory, "followup_mail", FOLLOWUP_MAIL_SECONDS, self._mail_followups)
             ),
         ]
+        if self._settings.helpdesk_retention_days > 0:
+            self._tasks.append(
+                asyncio.create_task(_leader_loop(self._factory, "retention", RETENTION_SECONDS, self._retain))
+            )
         if self._settings.sqlalchemy_url.startswith("postgresql"):
             dsn = change_signals.conninfo(self._settings.sqlalchemy_url)
             self._tasks.append(asyncio.create_task(self._publisher.run(dsn)))
@@ -229,7 +261,7 @@ class BackgroundLoops:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for name in ("broker", "outbox", "sla", "followup_mail"):
+        for name in ("broker", "outbox", "sla", "followup_mail", "retention"):
             await to_thread.run_sync(lease.release, self._factory, name, WORKER_ID)
         await self._rasa.aclose()
         if self._events_engine is not None:

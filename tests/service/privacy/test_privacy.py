@@ -1,14 +1,18 @@
 """`helpdesk privacy export | erase`: one customer's data out of the service and Rasa's events, audited."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import case, create_engine, text, update
 from typer.testing import CliRunner
 
 from handoff_api.cli.app import app
 from handoff_api.core.config import Settings, get_settings
+from handoff_api.core.db import make_engine, make_session_factory
+from handoff_api.models import Handoff, KbQuery, utcnow
+from handoff_api.privacy import service
 from tests.service.conftest import CUTOFF, HandoffFactory, RasaBroker, Tokens, _consume
 
 JANE = {"id": "jdoe", "name": "Jane Doe", "email": "jane.doe@example.com", "verified": True}
@@ -94,3 +98,58 @@ def test_export_and_erase_need_someone_to_look_for(cli: CliRunner) -> None:
     for command in ("export", "erase"):
         refused = cli.invoke(app, ["privacy", command])
         assert refused.exit_code == 2 and "--conversation or --email" in refused.output
+
+
+def test_retention_erases_what_is_older_than_its_period_and_keeps_the_rest(
+    client: TestClient,
+    tokens: Tokens,
+    handoff_factory: HandoffFactory,
+    settings: Settings,
+    rasa_broker: RasaBroker,
+) -> None:
+    old = handoff_factory.create("conv-old", customer=JANE, summary="an old VPN problem")
+    recent = handoff_factory.create("conv-recent", summary="a printer last week")
+    still_open = handoff_factory.create("conv-open", summary="waiting since last year")
+    for handoff in (old, recent):
+        base = f"/api/v1/handoffs/{handoff['id']}"
+        client.post(f"{base}/claim", headers=tokens.auth("l2"))
+        client.post(
+            f"{base}/resolve", json={"resolution": "done", "return_to_bot": False}, headers=tokens.auth("l2")
+        )
+    rasa_broker.publish("conv-old", {"event": "user", "text": "hello from last year"})
+    rasa_broker.publish("conv-recent", {"event": "user", "text": "hello from last week"})
+    engine = make_engine(settings.sqlalchemy_url)
+    long_ago = utcnow() - timedelta(days=400)
+    with make_session_factory(engine).begin() as session:
+        session.execute(
+            update(Handoff)
+            .where(Handoff.id.in_([old["id"], still_open["id"]]))
+            .values(resolved_at=case((Handoff.id == old["id"], long_ago), else_=None), created_at=long_ago)
+        )
+        session.add(
+            KbQuery(text="reach me at jane.doe@example.com", abstained=True, asked_by="bot", at=long_ago)
+        )
+    factory = make_session_factory(engine)
+    cutoff = utcnow() - timedelta(days=365)
+    with factory.begin() as session:
+        expired, counts = service.apply_retention(session, cutoff)
+    rasa = make_engine(settings.events_db_url, write_transactions=False)
+    removed = service.expire_in_rasa(rasa, expired, cutoff)
+    assert expired == ["conv-old"] and counts["old_searches"] == 1 and removed == 1
+    with factory.begin() as session:
+        assert service.apply_retention(session, cutoff)[0] == [], "erased once"
+    engine.dispose()
+    with rasa.connect() as conn:
+        senders = [row[0] for row in conn.execute(text("SELECT sender_id FROM events"))]
+    rasa.dispose()
+    assert senders == ["conv-recent"]
+
+    def summary(handoff: dict[str, object]) -> str:
+        return str(
+            client.get(f"/api/v1/handoffs/{handoff['id']}", headers=tokens.auth("lead")).json()["summary"]
+        )
+
+    assert summary(old) == "[erased]"
+    assert summary(recent) == "a printer last week"
+    assert summary(still_open) == "waiting since last year", "an open handoff is never erased"
+    assert Settings(helpdesk_data_dir=settings.helpdesk_data_dir).helpdesk_retention_days == 365
