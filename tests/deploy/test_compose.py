@@ -29,6 +29,11 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return config
 
 
+def services_env(compose: dict[str, Any], name: str) -> dict[str, Any]:
+    environment: dict[str, Any] = compose["services"][name].get("environment") or {}
+    return environment
+
+
 def test_the_services_of_the_topology_are_there(compose: dict[str, Any]) -> None:
     assert set(compose["services"]) == {
         "postgres",
@@ -122,11 +127,22 @@ def test_everything_waits_for_what_it_needs_to_be_healthy(compose: dict[str, Any
 
 def test_secrets_come_from_the_env_file_and_databases_are_separate(compose: dict[str, Any]) -> None:
     env = compose["services"]["helpdesk"]["environment"]
-    assert env["DATABASE_URL"].endswith("@postgres:5432/helpdesk") and "change-me" in env["DATABASE_URL"]
+    assert env["DATABASE_URL"] == "postgresql+psycopg://helpdesk:change-me-helpdesk@postgres:5432/helpdesk"
     # The daily report counts bot conversations in Rasa's tracker store (the broker is RabbitMQ).
-    assert env["RASA_EVENTS_DB_URL"].endswith("@postgres:5432/rasa")
+    assert env["RASA_EVENTS_DB_URL"] == "postgresql+psycopg://helpdesk:change-me-helpdesk@postgres:5432/rasa"
+    # Each application holds its own role's password, none the superuser's.
+    assert services_env(compose, "rasa").get("RASA_DB_PASSWORD") == "change-me-rasa"
+    for name in compose["services"]:
+        if name != "postgres":
+            environment = services_env(compose, name)
+            assert "POSTGRES_PASSWORD" not in environment, name
+            assert not any(":change-me@" in str(value) for value in environment.values()), name
     endpoints = yaml.safe_load((ROOT / "deploy/rasa/endpoints.yml").read_text())
     assert endpoints["tracker_store"]["db"] == "rasa"
+    assert (endpoints["tracker_store"]["username"], endpoints["tracker_store"]["password"]) == (
+        "rasa",
+        "${RASA_DB_PASSWORD}",
+    )
     # Rasa's redis lock store with a 50 ms look-again (bot/connectors, mounted at /app/connectors).
     assert endpoints["lock_store"]["type"] == "connectors.lock_store.RedisLockStore"
     volumes = compose["services"]["rasa"]["volumes"]
