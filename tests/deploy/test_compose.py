@@ -200,3 +200,33 @@ def test_every_rasa_replica_loads_the_website_channel_and_shares_socket_rooms(
     redis_url = rasa["environment"]["SOCKETIO_REDIS_URL"]
     lock_store = yaml.safe_load((ROOT / "deploy/rasa/endpoints.yml").read_text())["lock_store"]
     assert redis_url.startswith("redis://redis:6379/") and not redis_url.endswith(f"/{lock_store['db']}")
+
+
+def test_rasa_refuses_a_placeholder_token_unless_it_is_a_demo(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    rasa = compose["services"]["rasa"]
+    assert rasa["entrypoint"] == ["/app/deploy/start.sh"]
+    assert any(
+        str(v).startswith(f"{ROOT / 'deploy/rasa/start.sh'}:/app/deploy/start.sh") for v in rasa["volumes"]
+    )
+    # A stand-in `rasa` that says what it was asked to do.
+    fake = tmp_path / "rasa"
+    fake.write_text('#!/bin/sh\necho "rasa $*"\n')
+    fake.chmod(0o755)
+
+    def start(**env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(ROOT / "deploy/rasa/start.sh"), "run", "--enable-api"],
+            env={"PATH": "/usr/bin:/bin", "RASA_COMMAND": str(fake), **env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    for token in ("change-me-too", "", "short-but-not-a-placeholder"):
+        refused = start(RASA_TOKEN=token)
+        assert refused.returncode == 1 and "RASA_TOKEN" in refused.stderr, token
+        assert "rasa run" not in refused.stdout
+    assert start(RASA_TOKEN="change-me-too", HELPDESK_DEMO="true").stdout == "rasa run --enable-api\n"
+    assert start(RASA_TOKEN="9f" * 32).stdout == "rasa run --enable-api\n"
