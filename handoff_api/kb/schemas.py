@@ -113,6 +113,28 @@ class ArticleOut(BaseModel):
     url: str
 
 
+class PairedArticle(BaseModel):
+    """The other side of a translation pair, as the editor shows it beside the article."""
+
+    id: str
+    title: str
+    body: str
+    language: str
+    status: str
+    updated_at: UtcDatetime
+    # A translation older than its original (the original changed after the translation was last saved).
+    stale: bool
+
+
+class ArticlePairOut(BaseModel):
+    """An article with its translation pair: its original (when it is a translation) or its translations."""
+
+    article: ArticleOut
+    stale: bool = Field(description="this article is a translation older than its original")
+    original: PairedArticle | None = None
+    translations: list[PairedArticle] = Field(default_factory=list)
+
+
 class ArticleSummaryOut(BaseModel):
     id: str
     title: str

@@ -239,3 +239,17 @@ def changed_since(session: Session, revision_id: int) -> list[str]:
 
 def all_articles(session: Session) -> list[Article]:
     return [to_article(row) for row in session.scalars(select(ArticleRow).order_by(ArticleRow.id))]
+
+
+def translations_of(session: Session, article_id: str) -> list[ArticleRow]:
+    """The articles that name `article_id` as their original, by language."""
+    return list(
+        session.scalars(
+            select(ArticleRow).where(ArticleRow.translation_of == article_id).order_by(ArticleRow.language)
+        )
+    )
+
+
+def is_stale(translation: ArticleRow, original: ArticleRow) -> bool:
+    """A translation older than its original: the original was saved after the translation was."""
+    return original.updated_at > translation.updated_at

@@ -1,6 +1,7 @@
 // The editor's side tools: revisions with diff and restore, "what would the bot answer?", and the
 // knowledge-gap view with "draft an article from this".
 import { $, dateTime, h, hasRoute } from "./common.mjs";
+import { render } from "./markdown.mjs";
 import { diffLines } from "./diff.mjs";
 
 // ---- revisions ---------------------------------------------------------------------------------------
@@ -107,6 +108,46 @@ async function loadGaps(api, actions) {
       // From the (masked) summary: a draft with the customer's own lines is made by an agent in the console.
       h("button", { type: "button", onclick: () => draft({ title: item.summary || item.number, questions: [item.summary || item.reason] }), text: "Draft an article from this" }))))
       : h("p", { class: "none", text: "None." }));
+}
+
+// ---- a translation beside its original ---------------------------------------------------------------
+
+const LANGUAGES = { en: "English", de: "German" };
+
+function column(label, article, open, current) {
+  return h("div", { class: article.stale ? "stale" : "", "data-language": article.language },
+    h("p", { class: "label", text: `${label} · ${LANGUAGES[article.language] || article.language}` }),
+    h("h4", { text: article.title }),
+    h("p", { class: "muted", text: `${article.status} · saved ${dateTime(article.updated_at)}` }),
+    current ? null : h("button", { type: "button", onclick: () => open(article.id), text: `Open “${article.title}”` }),
+    h("div", { class: "markdown" }, render(article.body || "")));
+}
+
+/** Shows the open article beside its original (a translation) or its translations, and says when a
+ * translation is older than its original. */
+export async function showPair(api, article, { open }) {
+  const panel = $("#pair");
+  panel.hidden = true;
+  if (!article || !(await hasRoute("get", "/api/v1/kb/articles/{article_id}/pair"))) return;
+  let pair;
+  try {
+    pair = await api.get(`/api/v1/kb/articles/${encodeURIComponent(article.id)}/pair`);
+  } catch {
+    return;
+  }
+  if (pair.article.id !== article.id || (!pair.original && !pair.translations.length)) return;
+  const here = { ...pair.article, stale: pair.stale };
+  const columns = pair.original
+    ? [column("Original", pair.original, open, false), column("This translation", here, open, true)]
+    : [column("This original", here, open, true), ...pair.translations.map((t) => column("Translation", t, open, false))];
+  const stale = pair.original ? (pair.stale ? [here] : []) : pair.translations.filter((t) => t.stale);
+  $("#pair-title").textContent = pair.original ? "Translation of an original" : "Translations";
+  const warning = $("#pair-stale");
+  warning.hidden = !stale.length;
+  warning.textContent = stale.map((t) => `The ${LANGUAGES[t.language] || t.language} translation “${t.title}” is older than its original: `
+    + `the original was changed after it (${dateTime(pair.original ? pair.original.updated_at : pair.article.updated_at)}).`).join(" ");
+  $("#pair-columns").replaceChildren(...columns);
+  panel.hidden = false;
 }
 
 export async function setUpTools(api, actions) {

@@ -2,7 +2,7 @@
 // publish (optimistic concurrency: a stale version gets 409 and the editor's text is kept).
 import { $, Api, dateTime, h, signIn } from "./common.mjs";
 import { render } from "./markdown.mjs";
-import { setUpTools, showRevisions } from "./editor-tools.mjs";
+import { setUpTools, showPair, showRevisions } from "./editor-tools.mjs";
 
 const api = new Api("helpdesk-editor:token");
 const state = { articles: [], current: null, dirty: false };
@@ -88,6 +88,7 @@ function fill(article, draft = {}) {
   renderButtons();
   preview();
   showRevisions(api, article, { current: () => form.body.value, restored: fill });
+  showPair(api, article, { open });
 }
 
 function renderButtons() {

@@ -88,3 +88,58 @@ def test_edit_preview_publish_and_history(stack: Stack, page: Page) -> None:
     expect(page.get_by_label("Body (Markdown)")).to_have_value(BODY)
     assert page.evaluate("() => window.__pwned === undefined")
     assert errors == []
+
+
+def test_a_translation_is_shown_beside_its_original_and_marked_when_it_is_older(
+    stack: Stack, page: Page
+) -> None:
+    errors = script_errors(page)
+    erin = {"Authorization": f"Bearer {stack.tokens['erin']}"}
+    word = f"quarzel{uuid.uuid4().hex[:6]}"
+    articles = f"{stack.helpdesk_url}/api/v1/kb/articles"
+    original = httpx.post(
+        articles,
+        headers=erin,
+        json={
+            "title": f"Book a {word} desk",
+            "body": "## Steps\n\n1. Open the desk app.",
+            "status": "published",
+        },
+    ).json()
+    german_title = f"Einen {word}-Schreibtisch buchen"
+    httpx.post(
+        articles,
+        headers=erin,
+        json={
+            "title": german_title,
+            "body": "## Schritte\n\n1. Öffnen Sie die Desk-App.",
+            "status": "published",
+            "language": "de",
+            "translation_of": original["id"],
+        },
+    ).raise_for_status()
+
+    Editor(page, stack).sign_in("erin")
+    page.get_by_label("Search articles").fill(word)
+    german = page.locator("#article-list").get_by_role("button", name=re.compile("Schreibtisch"))
+    german.click()
+    beside = page.get_by_role("region", name="Translation of an original")
+    expect(beside).to_contain_text("Open the desk app.")
+    expect(beside).to_contain_text("Öffnen Sie die Desk-App.")
+    expect(page.locator("#pair-stale")).to_be_hidden()
+
+    # The original changes after the translation: the translation is marked as older.
+    changed = httpx.put(
+        f"{articles}/{original['id']}",
+        headers=erin,
+        json={"version": original["version"], "body": "## Steps\n\n1. Open the new desk app."},
+    )
+    assert changed.status_code == 200, changed.text
+    german.click()
+    expect(beside).to_contain_text("Open the new desk app.")
+    expect(page.locator("#pair-stale")).to_contain_text(f"The German translation “{german_title}” is older")
+    beside.get_by_role("button", name=re.compile(r"Open “Book a")).click()
+    expect(page.get_by_label("Title")).to_have_value(f"Book a {word} desk")
+    expect(page.get_by_role("region", name="Translations")).to_contain_text(german_title)
+    expect(page.locator("#pair-stale")).to_be_visible()
+    assert errors == []

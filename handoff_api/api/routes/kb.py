@@ -213,6 +213,41 @@ def read_article(
     return _out(row, settings)
 
 
+@router.get("/articles/{article_id}/pair", response_model=schemas.ArticlePairOut)
+def read_pair(
+    article_id: str,
+    session: SessionDep,
+    _user: Annotated[User, Depends(require_roles("editor", "lead"))],
+    settings: SettingsDep,
+) -> schemas.ArticlePairOut:
+    """The article beside its translation pair, for the editor: its original, or its translations, each
+    marked when the translation is older than its original."""
+    row = kb_store.get(session, article_id)
+
+    def paired(other: ArticleRow, stale: bool) -> schemas.PairedArticle:
+        return schemas.PairedArticle(
+            id=other.id,
+            title=other.title,
+            body=other.body,
+            language=other.language,
+            status=other.status,
+            updated_at=other.updated_at,
+            stale=stale,
+        )
+
+    original = session.get(ArticleRow, row.translation_of) if row.translation_of else None
+    stale = original is not None and kb_store.is_stale(row, original)
+    return schemas.ArticlePairOut(
+        article=_out(row, settings),
+        stale=stale,
+        # The mark belongs to the translation: the original is never "older than its original".
+        original=paired(original, False) if original is not None else None,
+        translations=[
+            paired(t, kb_store.is_stale(t, row)) for t in kb_store.translations_of(session, row.id)
+        ],
+    )
+
+
 @router.put(
     "/articles/{article_id}",
     response_model=schemas.ArticleOut,

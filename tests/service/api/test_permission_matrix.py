@@ -56,6 +56,7 @@ GET    /api/v1/kb/articles/{article_id}                                   401  2
 PUT    /api/v1/kb/articles/{article_id}                                   401  403  403  403  403  403  200
 DELETE /api/v1/kb/articles/{article_id}                                   401  403  403  403  403  403  204
 GET    /api/v1/kb/articles/{article_id}/revisions                         401  403  403  403  403  403  200
+GET    /api/v1/kb/articles/{article_id}/pair                              401  403  403  403  403  200  200
 POST   /api/v1/kb/articles/{article_id}/revisions/{revision_id}/restore   401  403  403  403  403  403  200
 GET    /api/v1/kb/gaps                                                    401  403  403  403  403  200  200
 POST   /api/v1/kb/gaps/draft                                              401  403  403  403  403  403  201

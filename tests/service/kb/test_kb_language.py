@@ -100,3 +100,56 @@ def test_another_language_is_refused_with_a_clear_message(
     problem = response.json()["detail"][0]
     assert problem["loc"] == ["query", "language"]
     assert "'en'" in problem["msg"] and "'de'" in problem["msg"]
+
+
+def test_the_editor_gets_a_translation_beside_its_original_and_knows_when_it_is_older(
+    client: TestClient, tokens: Tokens
+) -> None:
+    editor = tokens.auth("editor")
+    original = client.post(
+        "/api/v1/kb/articles",
+        json={"title": "Book a desk", "body": "Open the desk app and pick a desk.", "status": "published"},
+        headers=editor,
+    ).json()
+    german = client.post(
+        "/api/v1/kb/articles",
+        json={
+            "title": "Einen Schreibtisch buchen",
+            "body": "Öffnen Sie die Desk-App und wählen Sie einen Platz.",
+            "status": "published",
+            "language": "de",
+            "translation_of": original["id"],
+        },
+        headers=editor,
+    ).json()
+    pair = client.get(f"/api/v1/kb/articles/{german['id']}/pair", headers=editor).json()
+    assert pair["article"]["id"] == german["id"] and pair["stale"] is False
+    assert (pair["original"]["id"], pair["original"]["language"]) == (original["id"], "en")
+
+    changed = client.put(
+        f"/api/v1/kb/articles/{original['id']}",
+        json={"version": original["version"], "body": "Open the new desk app and pick a desk."},
+        headers=editor,
+    )
+    assert changed.status_code == 200
+    pair = client.get(f"/api/v1/kb/articles/{german['id']}/pair", headers=editor).json()
+    assert pair["stale"] is True and pair["original"]["body"] == "Open the new desk app and pick a desk."
+    from_original = client.get(f"/api/v1/kb/articles/{original['id']}/pair", headers=editor).json()
+    assert from_original["original"] is None
+    assert [(t["id"], t["language"], t["stale"]) for t in from_original["translations"]] == [
+        (german["id"], "de", True)
+    ]
+    # Translated again: no longer older than its original.
+    retranslated = client.put(
+        f"/api/v1/kb/articles/{german['id']}",
+        json={
+            "version": german["version"],
+            "body": "Öffnen Sie die neue Desk-App und wählen Sie einen Platz.",
+        },
+        headers=editor,
+    )
+    assert retranslated.status_code == 200
+    assert client.get(f"/api/v1/kb/articles/{german['id']}/pair", headers=editor).json()["stale"] is False
+    assert (
+        client.get(f"/api/v1/kb/articles/{german['id']}/pair", headers=tokens.auth("bot")).status_code == 403
+    )
