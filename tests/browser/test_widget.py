@@ -118,3 +118,30 @@ def test_pages_and_assets_are_served_safely(stack: Stack) -> None:
     demo = httpx.get(f"{base}/demo")
     assert f'data-rasa-url="{stack.rasa_url}"' in demo.text
     assert stack.rasa_url.replace("http://", "ws://") in demo.headers["content-security-policy"]
+
+
+def test_a_conversation_left_for_half_a_day_starts_afresh(stack: Stack, page: Page) -> None:
+    """At a shared computer the next person must not read, or continue, the last one's chat."""
+    widget = Widget(page, stack).open()
+    widget.say("my laptop is JD-042")
+    expect(widget.reply()).to_be_visible()
+    first = widget.session_id()
+    page.reload()
+    Widget(page, stack).open()
+    expect(page.locator(".msg.customer .text").first).to_have_text("my laptop is JD-042")
+    assert widget.session_id() == first, "a reload keeps the conversation"
+
+    # Thirteen hours without a word.
+    page.evaluate(
+        """() => {
+            for (const key of Object.keys(localStorage).filter((k) => k.startsWith("helpdesk-widget:"))) {
+                const saved = JSON.parse(localStorage.getItem(key));
+                saved.savedAt = Date.now() - 13 * 60 * 60 * 1000;
+                localStorage.setItem(key, JSON.stringify(saved));
+            }
+        }"""
+    )
+    page.reload()
+    Widget(page, stack).open()
+    expect(page.locator(".msg.customer")).to_have_count(0)
+    assert widget.session_id() != first

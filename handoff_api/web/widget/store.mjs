@@ -1,6 +1,10 @@
 // The conversation kept in localStorage, so a reload (or a new tab) shows it and resumes the same
 // Rasa session id.
 const MAX_MESSAGES = 200;
+// A conversation nobody touched for this long starts afresh: at a shared computer the next person must
+// not read (or continue) the last one's chat. One waiting for an engineer, or held by one, keeps longer.
+export const IDLE_MS = 12 * 60 * 60 * 1000;
+export const WAITING_IDLE_MS = 7 * 24 * 60 * 60 * 1000;
 
 function newId() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
@@ -9,6 +13,13 @@ function newId() {
 
 function fresh() {
   return { sessionId: newId(), messages: [], open: false, engineer: null, waiting: null };
+}
+
+function expired(saved) {
+  // Kept before this rule (no time): taken as fresh once, and timed from the next save on.
+  if (typeof saved.savedAt !== "number") return false;
+  const idle = Date.now() - saved.savedAt;
+  return idle > (saved.waiting || saved.engineer ? WAITING_IDLE_MS : IDLE_MS);
 }
 
 export class ChatStore {
@@ -20,7 +31,7 @@ export class ChatStore {
   load() {
     try {
       const saved = JSON.parse(localStorage.getItem(this.key) || "null");
-      if (saved && typeof saved.sessionId === "string" && Array.isArray(saved.messages)) return { ...fresh(), ...saved };
+      if (saved && typeof saved.sessionId === "string" && Array.isArray(saved.messages) && !expired(saved)) return { ...fresh(), ...saved };
     } catch {
       // Storage blocked or corrupt: start a new conversation.
     }
@@ -29,6 +40,7 @@ export class ChatStore {
 
   save() {
     try {
+      this.state.savedAt = Date.now();
       localStorage.setItem(this.key, JSON.stringify(this.state));
     } catch {
       // Private mode or full: the chat still works, it just won't survive a reload.
