@@ -57,12 +57,13 @@ $(VENV_BOT)/.installed: requirements/bot.txt $(TEXT_LIB)/pyproject.toml
 
 install: $(VENV)/.installed $(VENV_BOT)/.installed
 
-# System packages the tests need, installed only when missing: OpenLDAP's slapd (LDAP directory tests)
+# System packages the tests need, installed only when missing: OpenLDAP's slapd (LDAP directory tests), psql (deploy/postgres/init.sh)
 # and docker-compose (validates docker-compose.yml without a Docker engine).
 system-deps:
 	@missing=""; \
 	{ command -v slapd >/dev/null 2>&1 || test -x /usr/sbin/slapd; } || missing="$$missing slapd ldap-utils"; \
 	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	command -v psql >/dev/null 2>&1 || missing="$$missing postgresql-client"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \

@@ -84,7 +84,8 @@ SettingsDep = Annotated[Settings, Depends(_settings_dependency)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def _user_with_token(session: Session, token_hash: str) -> User | None:
+def user_with_token(session: Session, token_hash: str) -> User | None:
+    """The active user this token (its keyed hash) belongs to, or None."""
     return session.scalar(select(User).where(User.token_hash == token_hash, User.active.is_(True)))
 
 
@@ -98,7 +99,7 @@ async def _signed_in_user(
     cache: TokenCache = request.app.state.token_cache
     user = cache.user(session, token_hash)
     if user is None:
-        user = await run_in_threadpool(_user_with_token, session, token_hash)
+        user = await run_in_threadpool(user_with_token, session, token_hash)
         if user is None:
             raise _unauthorized()
         cache.remember(token_hash, user)

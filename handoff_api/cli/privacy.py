@@ -1,13 +1,16 @@
 """`helpdesk privacy export | erase`: one customer's data, by conversation id or e-mail address."""
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from handoff_api.cli.common import err
 from handoff_api.core.config import get_settings
 from handoff_api.core.db import make_engine, make_session_factory, transaction
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 app = typer.Typer(help="One customer's data: export it, or erase it.", no_args_is_help=True)
 
@@ -24,12 +27,12 @@ RasaDbs = Annotated[
 ]
 
 
-def _conversations(session: object, conversation: list[str] | None, email: str | None) -> list[str]:
+def _conversations(session: "Session", conversation: list[str] | None, email: str | None) -> list[str]:
     from handoff_api.privacy import service
 
     found = set(conversation or [])
     if email:
-        found |= set(service.conversations_of(session, email))  # type: ignore[arg-type]
+        found |= set(service.conversations_of(session, email))
     return sorted(found)
 
 

@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from handoff_api.api.deps import Credentials, CurrentAgent, visible_tiers
+from handoff_api.api.deps import Credentials, CurrentAgent, user_with_token, visible_tiers
 from handoff_api.core.security import hash_token
 from handoff_api.handoffs.feed import BATCH, FeedCursor, read_after
-from handoff_api.models import HandoffEvent, User
+from handoff_api.models import HandoffEvent
 from handoff_api.signals.local import feed_signal
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
@@ -39,10 +39,7 @@ def _latest_id(factory: sessionmaker[Session]) -> int:
 
 def _still_signed_in(factory: sessionmaker[Session], token_hash: str) -> bool:
     with factory() as session:
-        return (
-            session.scalar(select(User.id).where(User.token_hash == token_hash, User.active.is_(True)))
-            is not None
-        )
+        return user_with_token(session, token_hash) is not None
 
 
 @router.get("/events")
