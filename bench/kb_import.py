@@ -35,7 +35,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import default_out, machine_info, now_iso, quick_mode  # noqa: E402
+from bench.common import default_out, machine_info, now_iso, percentile, quick_mode  # noqa: E402
 from handoff_api.core.db import make_engine, make_session_factory, transaction  # noqa: E402
 from handoff_api.core.migrate import upgrade  # noqa: E402
 from handoff_api.kb import store as kb_store  # noqa: E402
@@ -89,11 +89,6 @@ def _rss_mb() -> float:
     return 0.0
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def run(config: str, articles: int, embedder: MiniLMEmbedder) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix=f"kb-import-{config}-"))
     url = f"sqlite:///{folder / 'helpdesk.db'}"
@@ -141,7 +136,7 @@ def run(config: str, articles: int, embedder: MiniLMEmbedder) -> dict[str, Any]:
         "searches_while_indexing": len(latencies),
         "search_ms": {
             "p50": round(statistics.median(latencies), 1),
-            "p95": round(_percentile(latencies, 0.95), 1),
+            "p95": round(percentile(sorted(latencies), 0.95), 1),
             "max": round(max(latencies), 1),
         },
         "first_searchable_s": round(first_searchable[0] if first_searchable else all_searchable, 1),
